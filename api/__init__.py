@@ -1,0 +1,1 @@
+"""The HTTP API: authenticate, validate, guard, write, enqueue. Never calls an upstream."""

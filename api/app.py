@@ -1,0 +1,76 @@
+"""The Flask app factory: the API's composition root."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from importlib import import_module
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from api.auth import _PrincipalCache, add_rate_headers
+from api.errors import register_error_handlers
+from freshet import logs
+from freshet.runtime import Publisher, build_runtime
+from freshet.settings import Settings, load_settings
+
+BLUEPRINTS = ("api.health", "api.reviews", "api.jobs", "api.usage", "api.products",
+              "api.batch", "api.workflows", "api.docs_routes", "api.metrics")
+
+
+def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
+               **overrides: Any) -> Flask:
+    settings = settings or load_settings(**overrides)
+    if publisher is None:
+        from workers.celery_app import create_celery
+        from workers.publish import CeleryPublisher
+
+        publisher = CeleryPublisher(create_celery(settings))
+    rt = build_runtime(settings, publisher, pool_size=10)
+
+    app = Flask("freshet")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["freshet"] = rt
+    app.extensions["freshet.auth_cache"] = _PrincipalCache()
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        rid = request.headers.get("X-Request-Id", "")
+        g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else str(uuid.uuid4())
+        g.log_ctx = logs.context(request_id=g.request_id)
+        g.log_ctx.__enter__()
+
+    @app.after_request
+    def _finish(resp: Response) -> Response:
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        return add_rate_headers(resp)
+
+    @app.teardown_request
+    def _teardown(_: BaseException | None) -> None:
+        ctx = g.pop("log_ctx", None)
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
+
+    register_error_handlers(app)
+    for name in BLUEPRINTS:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
+    return app
+
+
+def wsgi() -> Flask:
+    """gunicorn 'api.app:wsgi()' — settings from the environment."""
+    settings = load_settings()
+    logs.configure_logging(settings)
+    return create_app(settings)

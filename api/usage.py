@@ -1,0 +1,19 @@
+"""GET /v1/usage: plan, what is left this month, jobs in flight, every limit's remaining."""
+
+from flask import Blueprint, Response, g, jsonify
+
+from api.auth import requires_key, runtime
+from api.docs import doc
+from freshet import accounts
+from schemas.common import ErrorSchema
+from schemas.jobs import UsageSchema
+
+bp = Blueprint("usage", __name__)
+
+
+@bp.get("/v1/usage")
+@doc("The organization's plan, usage and limits", tag="usage",
+     responses={200: UsageSchema, 401: ErrorSchema})
+@requires_key(reads=True)
+def show() -> Response:
+    return jsonify(accounts.report(runtime(), g.principal))

@@ -1,0 +1,1 @@
+"""Freshet's domain: job lifecycle, tenants, tokens, catalogs, products, reviews, batch, CLI."""

@@ -1,0 +1,135 @@
+"""Runs one job: claim, upstream work outside any transaction, then finish in one transaction.
+
+Task bodies call `run_job`; the logic lives here so tests can call it without Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from importlib import import_module
+from typing import Any, Protocol
+
+from freshet import jobs, signals
+from freshet.runtime import Runtime
+from sources.record import PermanentSourceError, TransientSourceError
+
+log = logging.getLogger("freshet.jobs")
+
+# kind -> module:attribute of its handler, imported when first needed
+_HANDLERS = {
+    "reviews": "freshet.reviews:HANDLER",
+    "product": "freshet.products:HANDLER",
+    "batch_target": "freshet.batch:HANDLER",
+}
+
+
+class Handler(Protocol):
+    kind: str
+
+    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float: ...
+    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any: ...
+    def store(self, conn: Any, rt: Runtime, job: dict[str, Any], output: Any) -> dict: ...
+    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None: ...
+
+
+def handler_for(kind: str) -> Handler:
+    module, attr = _HANDLERS[kind].split(":")
+    return getattr(import_module(module), attr)
+
+
+class RetryLater(Exception):
+    """The task should run again after `countdown` seconds (the job is queued again)."""
+
+    def __init__(self, countdown: float):
+        super().__init__(f"retry in {countdown:.1f}s")
+        self.countdown = countdown
+
+
+class _Stale(Exception):
+    pass
+
+
+def backoff(rt: Runtime, attempt: int, retry_after: float | None = None) -> float:
+    s = rt.settings
+    delay = min(s.retry_backoff_base ** attempt, s.retry_backoff_max)
+    delay *= random.uniform(0.5, 1.5)  # full jitter keeps retries from moving in lockstep
+    if retry_after:
+        delay = max(delay, retry_after)
+    return round(min(delay, s.retry_backoff_max), 3)
+
+
+def run_job(rt: Runtime, job_id: int, kind: str) -> str:
+    """Returns what happened: completed, failed, retry, skipped, stale, throttled."""
+    handler = handler_for(kind)
+    pre = None
+    with rt.engine.connect() as conn:
+        pre = jobs.get(conn, job_id)
+    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
+        return "skipped"
+    wait = handler.wait_before(rt, pre)
+    if wait > 0:
+        with rt.engine.begin() as conn:
+            jobs.mark_dispatched(conn, [job_id], delay=wait)
+        raise RetryLater(wait)
+
+    with rt.engine.begin() as conn:
+        job = jobs.claim(conn, job_id, rt.settings.lease_seconds)
+    if job is None:
+        return "skipped"  # a duplicate delivery, or cancelled meanwhile
+    attempt = job["attempt"]
+    log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": attempt})
+    try:
+        output = handler.fetch(rt, job)
+    except TransientSourceError as exc:
+        if attempt >= job["max_attempts"]:
+            return _fail(rt, handler, job, f"gave up after {attempt} attempts: {exc}",
+                         "upstream_unavailable")
+        delay = backoff(rt, attempt, exc.retry_after)
+        with rt.engine.begin() as conn:
+            requeued = jobs.requeue(conn, job_id, attempt, delay, str(exc))
+        log.warning("job will retry", extra={"job_id": job_id, "delay": delay,
+                                             "reason": str(exc)})
+        if requeued:
+            raise RetryLater(delay) from exc
+        return "stale"
+    except PermanentSourceError as exc:
+        return _fail(rt, handler, job, str(exc), getattr(exc, "code", "permanent"))
+    except Exception as exc:  # a bug or an unexpected page must not loop forever
+        log.exception("job crashed", extra={"job_id": job_id})
+        return _fail(rt, handler, job, f"internal error: {type(exc).__name__}: {exc}",
+                     "internal_error")
+
+    try:
+        with rt.engine.begin() as conn:
+            result = handler.store(conn, rt, job, output)
+            if not jobs.finish(conn, job_id, attempt, "completed", result=result, error=None):
+                raise _Stale
+    except _Stale:
+        log.info("job result discarded (cancelled or superseded)", extra={"job_id": job_id})
+        return "stale"
+    handler.after(rt, job, "completed")
+    signals.notify(rt.redis, rt.prefix, [job_id])
+    log.info("job completed", extra={"job_id": job_id})
+    return "completed"
+
+
+def _fail(rt: Runtime, handler: Handler, job: dict[str, Any], reason: str, code: str) -> str:
+    with rt.engine.begin() as conn:
+        done = jobs.finish(conn, job["id"], job["attempt"], "failed", error=reason,
+                           error_code=code)
+    if not done:
+        return "stale"
+    handler.after(rt, job, "failed")
+    signals.notify(rt.redis, rt.prefix, [job["id"]])
+    log.warning("job failed", extra={"job_id": job["id"], "reason": reason})
+    return "failed"
+
+
+def cancel_job(rt: Runtime, job_id: int, org_id: int | None) -> dict[str, Any] | None:
+    with rt.engine.begin() as conn:
+        job = jobs.cancel(conn, job_id, org_id)
+    if job is not None:
+        handler_for(job["kind"]).after(rt, job, "cancelled")
+        signals.notify(rt.redis, rt.prefix, [job_id])
+    return job

@@ -1,0 +1,42 @@
+"""Short-lived completion signals from workers to waiting API requests (Redis pub/sub).
+
+A signal is only a wake-up: the waiter always reads the job's state from Postgres.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis as redis_lib
+
+
+def channel(prefix: str, job_id: int) -> str:
+    return f"{prefix}sig:job:{job_id}"
+
+
+def notify(client: redis_lib.Redis, prefix: str, job_ids: list[int]) -> None:
+    if not job_ids:
+        return
+    pipe = client.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.publish(channel(prefix, job_id), b"1")
+    pipe.execute()
+
+
+def wait_for(client: redis_lib.Redis, prefix: str, job_id: int, timeout: float,
+             is_done, poll_every: float = 1.0) -> bool:
+    """Block until `is_done()` is true (checked on each signal and every `poll_every` s)."""
+    deadline = time.monotonic() + timeout
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(channel(prefix, job_id))
+        # Subscribed first, then looked: a signal sent in between is not missed.
+        if is_done():
+            return True
+        while (left := deadline - time.monotonic()) > 0:
+            pubsub.get_message(timeout=min(left, poll_every))
+            if is_done():
+                return True
+        return False
+    finally:
+        pubsub.close()

@@ -1,0 +1,130 @@
+"""Monthly tokens and review-job quotas. The Postgres ledger is the truth.
+
+A reservation is a conditional UPDATE in the submit transaction; the job's completion charges
+it and its failure refunds it, each at most once (unique ledger indexes enforce that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from store.tables import jobs, ledger, usage_periods
+
+COLUMNS = {"tokens": "tokens_used", "review_jobs": "review_jobs_used"}
+
+
+def current_period(now: dt.datetime | None = None) -> dt.date:
+    now = now or dt.datetime.now(dt.UTC)
+    return dt.date(now.year, now.month, 1)
+
+
+def next_period_start(now: dt.datetime | None = None) -> dt.datetime:
+    p = current_period(now)
+    nxt = dt.date(p.year + (p.month == 12), p.month % 12 + 1, 1)
+    return dt.datetime(nxt.year, nxt.month, 1, tzinfo=dt.UTC)
+
+
+def used(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[str, int]:
+    row = conn.execute(
+        select(usage_periods.c.tokens_used, usage_periods.c.review_jobs_used).where(
+            usage_periods.c.org_id == org_id,
+            usage_periods.c.period == (period or current_period()))
+    ).first()
+    return {"tokens": row[0] if row else 0, "review_jobs": row[1] if row else 0}
+
+
+def _take(conn: Connection, org_id: int, resource: str, amount: int, limit: int,
+          period: dt.date) -> bool:
+    conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
+                 .on_conflict_do_nothing())
+    col = COLUMNS[resource]
+    res = conn.execute(
+        text(f"UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608 (fixed names)
+             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit"),
+        {"amount": amount, "org": org_id, "period": period, "limit": limit},
+    )
+    return res.rowcount == 1
+
+
+def reserve(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
+            job_id: int | None, request_id: str | None = None) -> bool:
+    """Take `amount` if the month's use stays within `limit`; False (nothing written) if not."""
+    period = current_period()
+    if amount > 0 and not _take(conn, org_id, resource, amount, limit, period):
+        return False
+    conn.execute(insert(ledger).values(
+        org_id=org_id, period=period, job_id=job_id, request_id=request_id, resource=resource,
+        kind="reserve" if job_id is not None else "charge", amount=amount))
+    return True
+
+
+def charge_now(conn: Connection, *, org_id: int, amount: int, limit: int,
+               request_id: str) -> bool:
+    """A charge with no job behind it (a cached answer): take and record in one step."""
+    return reserve(conn, org_id=org_id, resource="tokens", amount=amount, limit=limit,
+                   job_id=None, request_id=request_id)
+
+
+def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
+    """Charge (success) or refund (failure) every reservation of the job, once. Returns rows."""
+    reservations = conn.execute(
+        select(ledger.c.org_id, ledger.c.period, ledger.c.resource, ledger.c.amount,
+               ledger.c.request_id)
+        .where(ledger.c.job_id == job_id, ledger.c.kind == "reserve")
+    ).all()
+    written = 0
+    for r in reservations:
+        row = conn.execute(
+            insert(ledger).values(org_id=r.org_id, period=r.period, job_id=job_id,
+                                  request_id=r.request_id, resource=r.resource,
+                                  kind="charge" if charge else "refund", amount=r.amount)
+            .on_conflict_do_nothing(
+                index_elements=["job_id", "resource"],
+                index_where=and_(ledger.c.job_id.isnot(None), ledger.c.kind != "reserve"))
+            .returning(ledger.c.id)
+        ).first()
+        if row is None:
+            continue
+        written += 1
+        if not charge and r.amount:
+            col = COLUMNS[r.resource]
+            conn.execute(
+                text(f"UPDATE usage_periods SET {col} = GREATEST({col} - :amount, 0) "  # noqa: S608
+                     "WHERE org_id = :org AND period = :period"),
+                {"amount": r.amount, "org": r.org_id, "period": r.period})
+    return written
+
+
+def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
+    """Jobs that ended (completed, failed, cancelled) with a reservation never settled."""
+    settled = ledger.alias("settled")
+    q = (
+        select(ledger.c.job_id).distinct()
+        .join(jobs, jobs.c.id == ledger.c.job_id)
+        .where(ledger.c.kind == "reserve",
+               jobs.c.status.in_(("completed", "failed", "cancelled")),
+               ~select(settled.c.id).where(settled.c.job_id == ledger.c.job_id,
+                                          settled.c.resource == ledger.c.resource,
+                                          settled.c.kind != "reserve").exists())
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(q)]
+
+
+def ledger_totals(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[str, Any]:
+    """What the ledger says was used: reserved-and-unsettled plus charged, per resource."""
+    rows = conn.execute(
+        select(ledger.c.resource, ledger.c.kind, ledger.c.amount, ledger.c.job_id)
+        .where(ledger.c.org_id == org_id, ledger.c.period == (period or current_period()))
+    ).all()
+    out: dict[str, int] = {"tokens": 0, "review_jobs": 0}
+    for r in rows:
+        if r.kind == "reserve" or (r.kind == "charge" and r.job_id is None):
+            out[r.resource] += r.amount
+        elif r.kind == "refund":
+            out[r.resource] -= r.amount
+    return out

@@ -1,0 +1,157 @@
+"""The guard operations, each one round trip to Redis."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis as redis_lib
+
+WINDOW_MS = 60_000
+
+
+def _script(name: str) -> str:
+    return resources.files("guards").joinpath(name).read_text()
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """One sliding one-minute window: `name` says what is counted, e.g. 'org:7:submit'."""
+
+    name: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    ok: bool
+    reason: str | None = None  # rate_limited | cooldown | concurrency
+    retry_after: float = 0.0  # seconds
+    limit: int = 0  # the first rate window's limit
+    remaining: int = 0
+    reset: float = 0.0  # seconds until the first rate window frees a place
+    holder_job_id: int | None = None  # cooldown: whose job holds it
+    window_index: int = 0  # rate_limited: which window refused (0-based)
+
+
+class Guards:
+    def __init__(self, client: redis_lib.Redis, prefix: str = "freshet:"):
+        self.r = client
+        self.p = prefix + "g:"
+        self._admit = client.register_script(_script("admit.lua"))
+        self._release = client.register_script(_script("release.lua"))
+        self._slots_sync = client.register_script(_script("slots_sync.lua"))
+        self._polite = client.register_script(_script("politeness.lua"))
+
+    # keys ---------------------------------------------------------------------------------
+    def cooldown_key(self, org_id: int, asin: str, marketplace: str) -> str:
+        return f"{self.p}cd:{org_id}:{marketplace}:{asin}"
+
+    def slot_key(self, org_id: int) -> str:
+        return f"{self.p}slots:{org_id}"
+
+    def rate_key(self, name: str) -> str:
+        return f"{self.p}rl:{name}"
+
+    # admission ----------------------------------------------------------------------------
+    def admit(
+        self,
+        rates: list[RateWindow],
+        *,
+        cooldown: tuple[str, int] | None = None,  # (key, ttl seconds)
+        slot: tuple[str, int, int] | None = None,  # (key, limit, lease seconds)
+        job_id: int | None = None,
+    ) -> Admission:
+        keys = [cooldown[0] if cooldown else "-", slot[0] if slot else "-"]
+        keys += [self.rate_key(w.name) for w in rates]
+        args: list[Any] = [
+            uuid.uuid4().hex,
+            int(cooldown[1] * 1000) if cooldown else 0,
+            str(job_id or 0),
+            slot[1] if slot else 0,
+            int(slot[2] * 1000) if slot else 0,
+            WINDOW_MS,
+        ] + [w.limit for w in rates]
+        code, a, b, c = self._admit(keys=keys, args=args)
+        first_limit = rates[0].limit if rates else 0
+        if code == 0:
+            return Admission(True, limit=first_limit, remaining=max(int(a), 0),
+                             reset=int(b) / 1000)
+        if code == 1:
+            return Admission(False, "rate_limited", retry_after=int(b) / 1000, limit=int(c),
+                             remaining=0, reset=int(b) / 1000, window_index=int(a) - 1)
+        if code == 2:
+            return Admission(False, "cooldown", retry_after=max(int(b), 0) / 1000,
+                             holder_job_id=int(a), limit=first_limit)
+        return Admission(False, "concurrency", retry_after=int(b) / 1000, limit=first_limit)
+
+    def peek_rate(self, window: RateWindow) -> tuple[int, float]:
+        """(remaining, seconds until reset) without counting anything: for read-only answers."""
+        key = self.rate_key(window.name)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(key)
+        pipe.zrange(key, 0, 0, withscores=True)
+        pipe.time()
+        count, oldest, (sec, usec) = pipe.execute()
+        now_ms = sec * 1000 + usec // 1000
+        reset = (oldest[0][1] + WINDOW_MS - now_ms) / 1000 if oldest else 0.0
+        return max(window.limit - int(count), 0), max(reset, 0.0)
+
+    def release(self, job_id: int, *, cooldown_key: str | None = None,
+                slot_key: str | None = None) -> int:
+        return int(self._release(keys=[cooldown_key or "-", slot_key or "-"], args=[job_id]))
+
+    def refresh_slot(self, slot_key: str, job_id: int, lease_seconds: int) -> None:
+        """Extend a running job's slot lease (a heartbeat); XX so a released slot stays free."""
+        (sec, usec) = self.r.time()
+        self.r.zadd(slot_key, {str(job_id): sec * 1000 + usec // 1000 + lease_seconds * 1000},
+                    xx=True)
+
+    def sync_slots(self, org_id: int, open_job_ids: list[int], lease_seconds: int) -> int:
+        return int(self._slots_sync(keys=[self.slot_key(org_id)],
+                                    args=[lease_seconds * 1000, *open_job_ids]))
+
+    def slot_orgs(self) -> list[int]:
+        out = []
+        for key in self.r.scan_iter(match=f"{self.p}slots:*", count=500):
+            k = key.decode() if isinstance(key, bytes) else key
+            out.append(int(k.rsplit(":", 1)[1]))
+        return out
+
+    def restore_cooldown(self, key: str, job_id: int, ttl_seconds: float) -> bool:
+        """Re-create a cooldown lost with Redis; never overwrites a live one."""
+        if ttl_seconds <= 0:
+            return False
+        return bool(self.r.set(key, str(job_id), px=int(ttl_seconds * 1000), nx=True))
+
+    def cooldown_holder(self, key: str) -> tuple[int | None, float]:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.pttl(key)
+        holder, pttl = pipe.execute()
+        return (int(holder) if holder else None), max(pttl, 0) / 1000
+
+    # politeness and single flight ---------------------------------------------------------
+    def polite_wait(self, host: str, per_second: float) -> float:
+        """0 when a request to `host` may go now, else seconds to wait before asking again."""
+        if per_second <= 0:
+            return 0.0
+        interval_ms = max(int(1000 / per_second), 1)
+        return int(self._polite(keys=[f"{self.p}polite:{host}"], args=[interval_ms])) / 1000
+
+    def flight_key(self, name: str) -> str:
+        return f"{self.p}flight:{name}"
+
+    def join_flight(self, name: str, job_id: int, ttl_seconds: int) -> int:
+        """Lead the fetch named `name` (returns job_id) or learn which job leads it."""
+        key = self.flight_key(name)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(key, str(job_id), nx=True, ex=ttl_seconds)
+        pipe.get(key)
+        _, holder = pipe.execute()
+        return int(holder) if holder else job_id
+
+    def leave_flight(self, name: str, job_id: int) -> None:
+        self._release(keys=[self.flight_key(name), "-"], args=[job_id])

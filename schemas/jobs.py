@@ -1,0 +1,34 @@
+"""The job resource, in the review vendor's camelCase shape, for every kind of job."""
+
+from marshmallow import Schema, fields, validate
+
+API_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
+
+
+class JobSchema(Schema):
+    jobId = fields.Integer(required=True)
+    kind = fields.String(metadata={"description": "reviews | product | batch_target"})
+    asin = fields.String(allow_none=True)
+    productTitle = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(API_STATUSES))
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+    marketplace = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    reviewsFound = fields.Integer(allow_none=True)
+    startedAt = fields.DateTime(allow_none=True)
+    finishedAt = fields.DateTime(allow_none=True)
+    attempt = fields.Integer()
+    workflowId = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    productId = fields.String(allow_none=True)
+
+
+class UsageSchema(Schema):
+    organization = fields.String()
+    plan = fields.Dict()
+    period = fields.Dict()
+    tokens = fields.Dict()
+    reviewJobs = fields.Dict()
+    jobsInFlight = fields.Integer()
+    limits = fields.Dict()

@@ -1,0 +1,1 @@
+"""Upstream sources: each turns a target into a normalized record. No Flask, no Celery."""

@@ -1,0 +1,1 @@
+"""The Postgres layer: tables, engine construction, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Celery tasks: each claims its job by id and calls one domain function."""

@@ -1,0 +1,1 @@
+"""The Celery app and how jobs are published to it."""

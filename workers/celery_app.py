@@ -1,0 +1,107 @@
+"""The one Celery app: Redis broker, JSON only, no result backend, acks late.
+
+`celery -A workers.celery_app worker` finds `app` through the module's `__getattr__`, so
+importing this module builds nothing; `create_celery(settings)` is what tests call.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+from kombu import Exchange, Queue
+
+from freshet.runtime import Runtime, build_runtime
+from freshet.settings import Settings, load_settings
+from workers.publish import CeleryPublisher
+
+QUEUES = ("interactive", "reviews", "batch", "default")
+TASK_MODULES = ("tasks.reviews", "tasks.products", "tasks.batch", "tasks.maintenance")
+
+
+def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
+    settings = settings or load_settings()
+    app = Celery("freshet", set_as_current=False)
+    retry_window = settings.task_time_limit + settings.retry_backoff_max
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # A task unacknowledged this long is handed out again: longer than any task plus
+            # any retry countdown, so a slow task is never run twice by the broker.
+            "visibility_timeout": int(retry_window * 4),
+        },
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(settings.task_time_limit - 10, 1),
+        task_default_queue="default",
+        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],
+        task_create_missing_queues=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep": {"task": "freshet.jobs.sweep", "schedule": settings.sweep_interval_seconds,
+                      "options": {"queue": "default", "expires": settings.sweep_interval_seconds}},
+            "hot-products": {"task": "freshet.products.refresh_hot",
+                             "schedule": settings.hot_refresh_interval_seconds,
+                             "options": {"queue": "default",
+                                         "expires": settings.hot_refresh_interval_seconds}},
+        },
+        include=list(TASK_MODULES),
+    )
+    app.conf.update(conf)
+    app.freshet_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+_runtimes: dict[tuple[int, int], Runtime] = {}
+
+
+def runtime_for(app: Celery) -> Runtime:
+    """This process's runtime for `app`, built on first use (after any fork)."""
+    key = (os.getpid(), id(app))
+    rt = _runtimes.get(key)
+    if rt is None:
+        rt = build_runtime(app.freshet_settings, CeleryPublisher(app), pool_size=2)
+        _runtimes[key] = rt
+    return rt
+
+
+@worker_process_init.connect
+def _forget_parent_runtimes(**_: Any) -> None:
+    # Connections inherited across fork are not ours to use.
+    _runtimes.clear()
+
+
+@worker_process_shutdown.connect
+def _close_runtimes(**_: Any) -> None:
+    for rt in list(_runtimes.values()):
+        rt.close()
+    _runtimes.clear()
+
+
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _app
+    if name in ("app", "celery"):
+        if _app is None:
+            from freshet.logs import configure_logging
+
+            settings = load_settings()
+            configure_logging(settings)
+            _app = create_celery(settings)
+        return _app
+    raise AttributeError(name)
