@@ -8,6 +8,7 @@ from importlib import import_module
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import _PrincipalCache, add_rate_headers
 from api.errors import register_error_handlers
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else str(uuid.uuid4())
         g.log_ctx = logs.context(request_id=g.request_id)
         g.log_ctx.__enter__()
+        # Every route refuses an oversized body up front, not only those that read it.
+        if (request.content_length or 0) > settings.max_body_bytes:
+            raise RequestEntityTooLarge()
 
     @app.after_request
     def _finish(resp: Response) -> Response:

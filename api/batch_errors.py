@@ -1,8 +1,19 @@
-"""Octogen's whole-request error shape for the batch endpoint, which adds `detail`."""
+"""Octogen's whole-request error shape for the batch endpoint, which adds `detail` to the
+shared envelope: on backing-service outages here, and on every domain error via
+`with_detail`."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from flask import Response, request
+
+from freshet.errors import FreshetError
+
+# Octogen's own `detail` strings where it has them; otherwise the envelope's code.
+_VENDOR_DETAIL = {401: "Invalid API key"}
 
 
 def is_batch_request() -> bool:
@@ -17,3 +28,18 @@ def batch_unavailable_or_none() -> Response | None:
     return envelope(503, "Service unavailable", "product_refresh_unavailable",
                     "Product refresh is briefly unavailable; nothing was written. Retry.",
                     retry_after=5, detail="product_refresh_unavailable")
+
+
+def with_detail(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every FreshetError raised below gets a `detail` (auth, 402, …) if it has none yet."""
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FreshetError as err:
+            if "detail" not in err.extra:
+                err.extra = {**err.extra, "detail": _VENDOR_DETAIL.get(err.status, err.code)}
+            raise
+
+    return inner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, make_response, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.auth import runtime
@@ -17,6 +18,8 @@ from freshet.errors import BadRequest, Conflict, Unprocessable
 from store.tables import idempotency_keys
 
 REPLAYABLE = {200, 201, 202, 400, 402, 403, 404, 422}
+# Longer than any request runs (a product refresh waits at most FRESHET_SYNC_WAIT_SECONDS).
+ABANDONED_AFTER_SECONDS = 120
 
 
 def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,6 +40,8 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
                 insert(idempotency_keys).values(org_id=org_id, key=key, route=route,
                                                 body_hash=body_hash)
                 .on_conflict_do_nothing().returning(idempotency_keys.c.key)).first()
+            if fresh is None:
+                fresh = _take_over_abandoned(conn, org_id, key, route, body_hash)
             existing = None if fresh else conn.execute(select(idempotency_keys).where(
                 idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key)).first()
         if existing is not None:
@@ -56,6 +61,21 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
         return resp
 
     return inner
+
+
+def _take_over_abandoned(conn: Any, org_id: int, key: str, route: str,
+                         body_hash: str) -> Any:
+    """The same request again, for a key whose first request never answered (its process was
+    killed, or Postgres was lost before the key could be released): after a while it is taken
+    over, so a client retrying with its key is not refused forever."""
+    return conn.execute(
+        update(idempotency_keys).where(
+            idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key,
+            idempotency_keys.c.route == route, idempotency_keys.c.body_hash == body_hash,
+            idempotency_keys.c.status_code.is_(None),
+            idempotency_keys.c.created_at < func.now() - dt.timedelta(
+                seconds=ABANDONED_AFTER_SECONDS))
+        .values(created_at=func.now()).returning(idempotency_keys.c.key)).first()
 
 
 def _replay(row: Any, route: str, body_hash: str) -> Response:

@@ -21,13 +21,14 @@ MAX_ID = 2**63 - 1
 
 
 def parse_job_id(raw: str) -> int:
-    if not raw.isdigit():
+    # ASCII only: str.isdigit() also accepts '²' and other digits int() refuses (a 500).
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("The job id must be a number, as returned in jobId.",
                          title="Invalid job ID", code="invalid_job_id")
-    value = int(raw)
-    if value > MAX_ID:
+    # Longer than any bigint: not found, before int() meets Python's 4300-digit limit.
+    if len(raw.lstrip("0")) > len(str(MAX_ID)) or int(raw) > MAX_ID:
         raise _not_found()
-    return value
+    return int(raw)
 
 
 def _not_found() -> NotFoundError:

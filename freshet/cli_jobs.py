@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -11,21 +12,21 @@ from sqlalchemy import select
 from store.tables import jobs as jobs_table
 from store.tables import organizations
 
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+KINDS = ("reviews", "product", "batch_target")
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON on stdout (for scripts)")
 
-def _rt():
-    from freshet.runtime import build_runtime
-    from freshet.settings import load_settings
-    from workers.celery_app import create_celery
-    from workers.publish import CeleryPublisher
 
-    settings = load_settings()
-    return build_runtime(settings, CeleryPublisher(create_celery(settings)), pool_size=1)
+def _cli() -> Any:
+    from freshet import cli  # the command line's shared helpers (engine, runtime, output)
+
+    return cli
 
 
 def _line(j: dict[str, Any]) -> str:
     what = j.get("asin") or j.get("url") or j.get("product_id") or ""
     return (f"{j['id']:>8} {j['kind']:<13} {j['status']:<10} attempt={j['attempt']}"
-            f" {j['org']:<16} {what} {j.get('error') or ''}")
+            f" {j['org']:<16} {what} {j.get('error') or ''}").rstrip()
 
 
 @click.group(help="Jobs: list, inspect, retry, cancel; run one sweeper pass.")
@@ -33,16 +34,14 @@ def jobs() -> None:
     pass
 
 
-@jobs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "completed", "failed",
-                                             "cancelled"]))
-@click.option("--kind", type=click.Choice(["reviews", "product", "batch_target"]))
+@jobs.command("list", help="The newest jobs first.")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--org", "org_name")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@json_option
 def list_cmd(status: str | None, kind: str | None, org_name: str | None, limit: int,
              as_json: bool) -> None:
-    rt = _rt()
     q = (select(jobs_table, organizations.c.name.label("org"))
          .join(organizations, organizations.c.id == jobs_table.c.org_id)
          .order_by(jobs_table.c.id.desc()).limit(limit))
@@ -52,36 +51,46 @@ def list_cmd(status: str | None, kind: str | None, org_name: str | None, limit: 
         q = q.where(jobs_table.c.kind == kind)
     if org_name:
         q = q.where(organizations.c.name == org_name)
-    with rt.engine.connect() as conn:
+    with _cli().engine().connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
-    else:
+    elif rows:
         for r in rows:
             click.echo(_line(r))
+    else:
+        _cli().note("no jobs match")
 
 
-@jobs.command("show")
+@jobs.command("show", help="Everything Postgres knows about one job.")
 @click.argument("job_id", type=int)
-def show_cmd(job_id: int) -> None:
+@json_option
+def show_cmd(job_id: int, as_json: bool) -> None:
     from freshet import jobs as jobs_domain
 
-    rt = _rt()
-    with rt.engine.connect() as conn:
+    with _cli().engine().connect() as conn:
         job = jobs_domain.get(conn, job_id)
     if job is None:
         raise click.ClickException(f"no job {job_id}")
-    click.echo(json.dumps(job, indent=2, default=str))
+    if as_json:
+        click.echo(json.dumps(job, indent=2, default=str))
+        return
+    for k, v in job.items():
+        if v is None or v == {}:
+            continue
+        shown = json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)
+        click.echo(f"{k:>16}: {shown[:500]}")
 
 
 @jobs.command("retry", help="Run failed or cancelled jobs again, as new jobs.")
 @click.argument("job_ids", type=int, nargs=-1)
 @click.option("--failed", "all_failed", is_flag=True, help="every failed job (with --limit)")
-@click.option("--limit", default=100, show_default=True)
-def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int) -> None:
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
+@json_option
+def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int, as_json: bool) -> None:
     from freshet.operations import retry_jobs
 
-    rt = _rt()
+    rt = _cli().runtime()
     ids = list(job_ids)
     if all_failed:
         with rt.engine.connect() as conn:
@@ -90,24 +99,38 @@ def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int) -> None:
                 .order_by(jobs_table.c.id.desc()).limit(limit))]
     if not ids:
         raise click.UsageError("name job ids or pass --failed")
-    with click.progressbar(length=len(ids), label="retrying") as bar:
+    results = []
+    # Progress on stderr: stdout stays the result a script reads.
+    with click.progressbar(length=len(ids), label="retrying", file=sys.stderr) as bar:
         for old, new, why in retry_jobs(rt, ids, progress=bar.update):
-            click.echo(f"\n{old} -> {new}" if new else f"\n{old}: {why}")
+            results.append({"job_id": old, "new_job_id": new, "result": why})
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        click.echo(f"{r['job_id']} -> {r['new_job_id']}" if r["new_job_id"]
+                   else f"{r['job_id']}: {r['result']}")
+    if not any(r["new_job_id"] for r in results):
+        raise click.exceptions.Exit(1)
 
 
-@jobs.command("cancel")
+@jobs.command("cancel", help="Cancel queued or running jobs.")
 @click.argument("job_ids", type=int, nargs=-1, required=True)
-def cancel_cmd(job_ids: tuple[int, ...]) -> None:
+@json_option
+def cancel_cmd(job_ids: tuple[int, ...], as_json: bool) -> None:
     from freshet.execution import cancel_job
 
-    rt = _rt()
-    for job_id in job_ids:
-        done = cancel_job(rt, job_id, None)
-        click.echo(f"{job_id}: {'cancelled' if done else 'not open'}")
+    rt = _cli().runtime()
+    results = [{"job_id": j, "cancelled": cancel_job(rt, j, None) is not None} for j in job_ids]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        click.echo(f"{r['job_id']}: {'cancelled' if r['cancelled'] else 'not open'}")
 
 
 @jobs.command("sweep", help="Run one sweeper pass now (beat runs it periodically).")
 def sweep_cmd() -> None:
     from freshet.sweeper import sweep
 
-    click.echo(json.dumps(sweep(_rt())))
+    click.echo(json.dumps(sweep(_cli().runtime()), default=str))

@@ -5,12 +5,16 @@ Task bodies call `run_job`; the logic lives here so tests can call it without Ce
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
+import time
+from collections.abc import Iterator
 from importlib import import_module
 from typing import Any, Protocol
 
-from freshet import jobs, signals
+from freshet import jobs, metrics, signals
 from freshet.runtime import Runtime
 from sources.record import PermanentSourceError, TransientSourceError
 
@@ -59,6 +63,33 @@ def backoff(rt: Runtime, attempt: int, retry_after: float | None = None) -> floa
     return round(min(delay, s.retry_backoff_max), 3)
 
 
+@contextlib.contextmanager
+def keep_lease(rt: Runtime, job_id: int, attempt: int) -> Iterator[None]:
+    """Renew the lease while a live worker is busy upstream, so only a dead (or frozen) one
+    loses its job to the sweeper: a slow but healthy fetch is never run twice."""
+    lease = rt.settings.lease_seconds
+    # Never past the task's time limit: a thread stuck beyond it loses the job like a dead one.
+    give_up = time.monotonic() + rt.settings.task_time_limit
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease / 3) and time.monotonic() < give_up:
+            try:
+                with rt.engine.begin() as conn:
+                    if not jobs.extend_lease(conn, job_id, attempt, lease):
+                        return  # cancelled or taken over: the fence at finish decides
+            except Exception:  # Postgres away for a moment: the next beat tries again
+                log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     """Returns what happened: completed, failed, retry, skipped, stale, throttled."""
     handler = handler_for(kind)
@@ -69,6 +100,7 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
         return "skipped"
     wait = handler.wait_before(rt, pre)
     if wait > 0:
+        metrics.guard_refused("upstream_politeness")  # metrics (issue #5)
         with rt.engine.begin() as conn:
             jobs.mark_dispatched(conn, [job_id], delay=wait)
         raise RetryLater(wait)
@@ -80,7 +112,8 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     attempt = job["attempt"]
     log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": attempt})
     try:
-        output = handler.fetch(rt, job)
+        with keep_lease(rt, job_id, attempt), metrics.upstream_fetch(rt, job):  # metrics: #5
+            output = handler.fetch(rt, job)
     except TransientSourceError as exc:
         if attempt >= job["max_attempts"]:
             return _fail(rt, handler, job, f"gave up after {attempt} attempts: {exc}",

@@ -113,8 +113,14 @@ def publish_after_commit(rt: Runtime, dispatches: list[jobs.Dispatch]) -> bool:
         log.exception("publish failed; the sweeper will send these jobs",
                       extra={"job_ids": [d.job_id for d in dispatches]})
         return False
-    with rt.engine.begin() as conn:
-        jobs.mark_dispatched(conn, [d.job_id for d in dispatches])
+    try:
+        with rt.engine.begin() as conn:
+            jobs.mark_dispatched(conn, [d.job_id for d in dispatches])
+    except Exception:
+        # The jobs are committed and sent: the caller must hear 202. Unmarked, the sweeper
+        # sends them once more, and the duplicate delivery is dropped at claim.
+        log.warning("could not mark jobs dispatched", exc_info=True,
+                    extra={"job_ids": [d.job_id for d in dispatches]})
     return True
 
 

@@ -37,7 +37,7 @@ class Settings:
     # How long a concurrency slot lives without the sweeper renewing it from Postgres.
     slot_ttl_seconds: int = 3600
     max_attempts: int = 5
-    redispatch_after_seconds: int = 60
+    redispatch_after_seconds: int = 600
     sweep_interval_seconds: float = 15.0
     retry_backoff_base: float = 2.0
     retry_backoff_max: float = 300.0
@@ -57,6 +57,10 @@ class Settings:
     ttl_static: int = 604_800
     hot_reads_threshold: int = 20
     hot_refresh_interval_seconds: float = 60.0
+    hot_read_window_seconds: int = 3600
+    hot_refresh_batch: int = 50
+    # Batch refresh: tokens each accepted target reserves (charged when it completes).
+    batch_target_tokens: int = 1
     # Webhooks
     webhook_secret: str = ""
     webhook_max_attempts: int = 8
@@ -127,12 +131,57 @@ def _validate(s: Settings) -> None:
         raise SettingsError("REDIS_URL must be a redis:// URL")
 
 
-def describe() -> list[tuple[str, str]]:
-    """(environment variable, default) for every setting: the README's table comes from this."""
+DESCRIPTIONS = {
+    "database_url": "Postgres: the source of truth",
+    "redis_url": "Redis for guards and signals, and the broker unless CELERY_BROKER_URL is set",
+    "celery_broker_url": "Celery broker, when not REDIS_URL",
+    "redis_prefix": "prefix of every guard/signal key Freshet writes in Redis",
+    "env": "deployment name shown in logs",
+    "log_level": "root log level",
+    "log_json": "JSON log lines (true) or plain text",
+    "max_body_bytes": "request bodies above this are 413",
+    "sync_wait_seconds": "how long a product request waits for its worker before answering 202",
+    "read_limit_per_minute": "per-key limit on free reads (abuse guard only)",
+    "auth_cache_seconds": "how long an API process trusts a key it has seen (revocation delay)",
+    "lease_seconds": "a running job's lease; past it the sweeper retries or fails the job",
+    "slot_ttl_seconds": "life of a concurrency slot unless the sweeper renews it from Postgres",
+    "max_attempts": "attempts per job before it fails with its last reason",
+    "redispatch_after_seconds": "a queued job sent this long ago and not taken is sent again",
+    "sweep_interval_seconds": "how often beat runs the sweeper",
+    "retry_backoff_base": "exponential backoff base for transient upstream errors (seconds)",
+    "retry_backoff_max": "cap on one retry delay (seconds)",
+    "task_time_limit": "hard time limit of one task (seconds)",
+    "upstream_timeout": "timeout of one upstream HTTP request (seconds)",
+    "upstream_max_bytes": "largest upstream response read",
+    "allow_private_upstreams": "allow fetching private/loopback addresses (never in production)",
+    "allowed_private_hosts": "host[:port] list allowed despite being private (the simulator)",
+    "amazon_base_url": "review pages base; {marketplace} is replaced, e.g. amazon.de",
+    "walmart_base_url": "Walmart item pages base",
+    "review_max_pages": "review pages fetched per review job",
+    "politeness_per_second": "default max requests per second to one upstream host",
+    "ttl_price": "cache TTL of prices and offers (seconds)",
+    "ttl_reviews": "cache TTL of review data (seconds)",
+    "ttl_static": "cache TTL of static attributes (seconds)",
+    "hot_reads_threshold": "reads that make a product hot (refreshed before it goes stale)",
+    "hot_refresh_interval_seconds": "how often beat refreshes hot products",
+    "hot_read_window_seconds": "a product stays hot only while it was read within this (seconds)",
+    "hot_refresh_batch": "hot products refreshed per beat pass at most",
+    "batch_target_tokens": "tokens each accepted batch target reserves (charged on success)",
+    "webhook_secret": "HMAC-SHA256 secret that signs workflow webhooks",
+    "webhook_max_attempts": "delivery attempts of one webhook",
+    "simulator_url": "the simulator, for `freshet demo`",
+    "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
+    "metrics_enabled": "serve /metrics",
+}
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) per setting: the README's table comes from it."""
     out = []
     for f in fields(Settings):
         d = f.default
-        out.append((env_name(f.name), ",".join(d) if isinstance(d, tuple) else str(d)))
+        out.append((env_name(f.name), ",".join(d) if isinstance(d, tuple) else str(d),
+                    DESCRIPTIONS.get(f.name, "")))
     return out
 
 

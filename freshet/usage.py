@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from store.tables import jobs, ledger, usage_periods
@@ -84,7 +84,10 @@ def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
                                   kind="charge" if charge else "refund", amount=r.amount)
             .on_conflict_do_nothing(
                 index_elements=["job_id", "resource"],
-                index_where=and_(ledger.c.job_id.isnot(None), ledger.c.kind != "reserve"))
+                # A literal predicate: as a bound parameter, Postgres cannot match the partial
+                # index once psycopg prepares the statement (generic plan), and every settle
+                # on that pooled connection would fail.
+                index_where=text("job_id IS NOT NULL AND kind <> 'reserve'"))
             .returning(ledger.c.id)
         ).first()
         if row is None:

@@ -31,4 +31,5 @@ class UsageSchema(Schema):
     tokens = fields.Dict()
     reviewJobs = fields.Dict()
     jobsInFlight = fields.Integer()
+    jobsInFlightByKind = fields.Dict(keys=fields.String(), values=fields.Integer())
     limits = fields.Dict()

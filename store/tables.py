@@ -153,6 +153,26 @@ workflows = Table(
     _now(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
+    # 0004: what a batch rejected (for support to trace), and the launch/webhook clocks.
+    Column("rejected", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("launched_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("webhook_next_at", DateTime(timezone=True)),
+    Column("webhook_error", Text),
+    CheckConstraint(
+        "status in ('running', 'completed', 'failed', 'partially_failed', 'cancelled')",
+        name="status"),
+    CheckConstraint(
+        "launch_status in ('pending', 'launching', 'launched', 'retry_pending')",
+        name="launch_status"),
+    CheckConstraint(
+        "webhook_status is null or webhook_status in ('pending', 'sending', 'delivered', "
+        "'failed')", name="webhook_status"),
+    Index("ix_workflows_unlaunched", "updated_at",
+          postgresql_where=text("launch_status <> 'launched'")),
+    Index("ix_workflows_running", "created_at", postgresql_where=text("status = 'running'")),
+    Index("ix_workflows_webhook_due", "webhook_next_at",
+          postgresql_where=text("webhook_status in ('pending', 'sending')")),
 )
 
 jobs_id_seq = Sequence("jobs_id_seq", metadata=metadata)
@@ -195,6 +215,9 @@ jobs = Table(
     Index("ix_jobs_open", "status", "dispatched_at",
           postgresql_where=text("status in ('queued', 'running')")),
     Index("ix_jobs_workflow", "workflow_id", "target_index"),
+    # 0004: "is any job of this workflow still open?" — asked each time a batch target ends.
+    Index("ix_jobs_workflow_open", "workflow_id",
+          postgresql_where=text("workflow_id IS NOT NULL AND status in ('queued', 'running')")),
     Index("ix_jobs_org_created", "org_id", "created_at"),
     Index("ix_jobs_leader", "leader_job_id", postgresql_where=text("leader_job_id IS NOT NULL")),
 )
@@ -233,6 +256,8 @@ products = Table(
     Index("ix_products_asin", "asin"),
     Index("ix_products_item_id", "item_id"),
     Index("ix_products_catalog_url", "catalog_id", "url"),
+    Index("ix_products_last_read_at", "last_read_at",
+          postgresql_where=text("last_read_at IS NOT NULL")),
 )
 
 price_observations = Table(
@@ -244,6 +269,7 @@ price_observations = Table(
     Column("price", Numeric(14, 2), nullable=False),
     Column("in_stock", Boolean),
     Column("job_id", BigInteger, unique=True),
+    CheckConstraint("price >= 0", name="price_nonneg"),
     Index("ix_price_observations_product_time", "product_id", "observed_at"),
 )
 

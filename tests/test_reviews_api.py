@@ -13,11 +13,11 @@ from tests.factories import make_tenant
 URL = "/api/v1/reviews/refresh"
 
 
-def post(client, tenant, body, **headers):  # noqa: ANN001, ANN201
+def post(client, tenant, body, **headers):
     return client.post(URL, json=body, headers={**tenant.headers, **headers})
 
 
-def assert_envelope(resp, status: int, code: str, error: str | None = None) -> dict:  # noqa: ANN001
+def assert_envelope(resp, status: int, code: str, error: str | None = None) -> dict:
     assert resp.status_code == status, resp.get_data(as_text=True)
     body = resp.get_json()
     assert set(body) >= {"error", "code", "message"}
@@ -154,7 +154,7 @@ def test_cooldown_is_429_naming_the_callers_job(client, engine):
 def test_backend_fault_is_500_service_error(client, engine, monkeypatch):
     from freshet import reviews
 
-    def boom(*_a, **_k):  # noqa: ANN202
+    def boom(*_a, **_k):
         raise RuntimeError("database exploded")
 
     monkeypatch.setattr(reviews, "submit", boom)

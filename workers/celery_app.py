@@ -10,11 +10,13 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 from kombu import Exchange, Queue
 
 from freshet.runtime import Runtime, build_runtime
 from freshet.settings import Settings, load_settings
+from workers import logs as worker_logs  # issue #5: the job's ids on every task log line
+from workers import metrics as _metrics  # noqa: F401  (issue #5: connects the task signals)
 from workers.publish import CeleryPublisher
 
 QUEUES = ("interactive", "reviews", "batch", "default")
@@ -103,5 +105,8 @@ def __getattr__(name: str) -> Any:
             settings = load_settings()
             configure_logging(settings)
             _app = create_celery(settings)
+            # issue #5: with a receiver connected, Celery leaves logging to Freshet, so its
+            # own lines (received, succeeded) are JSON too.
+            setup_logging.connect(worker_logs.keep_freshet_logging(settings), weak=False)
         return _app
     raise AttributeError(name)

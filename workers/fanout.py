@@ -1,0 +1,49 @@
+"""Bulk publishing: many task messages in one Redis pipeline, not one `apply_async` each.
+
+`apply_async` costs ~480 µs of client-side Python per message (routing, signals, a sent
+event, one Redis round trip); a batch of 500 would take a quarter of a second. Here each
+message is built once in Celery's own protocol-2 shape (`app.amqp.as_task_v2`, so a worker
+cannot tell it from `send_task`'s) and handed to kombu's `Producer.batch()`, which buffers
+the LPUSHes in one non-transactional pipeline and flushes them together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from celery import Celery
+
+DELIVERY_PERSISTENT = 2
+
+
+class Message(Protocol):
+    """What one message needs: the Dispatch shape freshet.jobs uses."""
+
+    job_id: Any
+    task_name: str
+    queue: str
+    request_id: str | None
+    countdown: float | None
+
+
+def publish_many(app: Celery, messages: Sequence[Message], *, batch_size: int = 1000) -> int:
+    """Publish every message; raises (nothing is half-acknowledged) if the broker fails."""
+    if not messages:
+        return 0
+    amqp = app.amqp
+    now = dt.datetime.now(dt.UTC)
+    with app.producer_or_acquire() as producer, producer.batch(max_size=batch_size):
+        for m in messages:
+            task_id = str(uuid.uuid4())
+            eta = (now + dt.timedelta(seconds=m.countdown)).isoformat() if m.countdown else None
+            args = [m.job_id]
+            headers, properties, body, _ = amqp.as_task_v2(
+                task_id, m.task_name, args=args, eta=eta, argsrepr=repr(args), kwargsrepr="{}")
+            headers["request_id"] = m.request_id or ""
+            producer.publish(
+                body, exchange="", routing_key=m.queue, serializer="json", headers=headers,
+                delivery_mode=DELIVERY_PERSISTENT, retry=False, declare=None, **properties)
+    return len(messages)
