@@ -176,10 +176,11 @@ def _write(conn: Connection, rt: Runtime, principal: Principal, req: BatchReques
     n, cost = len(res.accepted), rt.settings.batch_target_tokens
     ids = jobs.allocate_ids(conn, n)
     period = usage.current_period()
-    # usage.reserve writes one ledger row per call; a batch takes the month's tokens in one
-    # conditional UPDATE and writes its per-job reserve rows below, in bulk.
-    if cost and not usage._take(conn, principal.org_id, "tokens", n * cost,
-                                principal.plan.monthly_tokens, period):
+    # A batch takes the month's tokens in one conditional UPDATE and writes its per-job
+    # reserve rows below, in bulk.
+    if cost and not usage.take_bulk(conn, org_id=principal.org_id, resource="tokens",
+                                    amount=n * cost, limit=principal.plan.monthly_tokens,
+                                    period=period):
         left = principal.plan.monthly_tokens - usage.used(conn, principal.org_id)["tokens"]
         raise PaymentRequired(
             f"This batch needs {n * cost} tokens and {max(left, 0)} are left this month; send "

@@ -179,8 +179,6 @@ def _accessible(rows: list[Any], granted_ids: set[int]) -> list[Any]:
 def resolve(conn: Connection, settings: Settings, principal: Principal, ident: Identifier,
             retailer: str = DEFAULT_RETAILER) -> tuple[Any | None, Target]:
     """(the stored product or None, what to fetch). NotFoundError when neither exists."""
-    granted = tenants.granted_catalogs(conn, principal.org_id, principal.plan)
-    granted_ids = {int(c["id"]) for c in granted}
     cols = product_columns()
 
     if ident.kind == "item_id" or (ident.kind == "url" and _walmart_item(settings, ident.value)):
@@ -192,6 +190,9 @@ def resolve(conn: Connection, settings: Settings, principal: Principal, ident: I
                                                products.c.key == item_id)).first()
         return row, walmart_target(settings, str(item_id))
 
+    # Item ids need no grant; everything else is looked up among the granted catalogs.
+    granted = tenants.granted_catalogs(conn, principal.org_id, principal.plan)
+    granted_ids = {int(c["id"]) for c in granted}
     if ident.kind == "url":
         return _resolve_url(conn, cols, granted, ident.value)
 

@@ -60,13 +60,16 @@ def history(conn: Connection, product_id: Any) -> tuple[list[dict[str, Any]], di
     since = func.now() - dt.timedelta(days=HISTORY_DAYS)
     where = (price_observations.c.product_id == product_id,
              price_observations.c.observed_at > since)
+    # One query: the window aggregates see every row of the 30 days, before the LIMIT.
     rows = conn.execute(
-        select(price_observations.c.observed_at, price_observations.c.price).where(*where)
+        select(price_observations.c.observed_at, price_observations.c.price,
+               func.min(price_observations.c.price).over().label("low"),
+               func.max(price_observations.c.price).over().label("high"),
+               func.avg(price_observations.c.price).over().label("avg"))
+        .where(*where)
         .order_by(price_observations.c.observed_at.desc(), price_observations.c.id.desc())
         .limit(HISTORY_MAX_POINTS)).all()
-    low, high, avg = conn.execute(
-        select(func.min(price_observations.c.price), func.max(price_observations.c.price),
-               func.avg(price_observations.c.price)).where(*where)).one()
+    low, high, avg = (rows[0].low, rows[0].high, rows[0].avg) if rows else (None, None, None)
     points = [{"date": r.observed_at.date().isoformat(),
                "observed_at": r.observed_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
                "price": float(r.price)} for r in reversed(rows)]

@@ -108,13 +108,14 @@ def _from_cache(rt: Runtime, principal: Principal, row: Any, opts: LookupOptions
                 request_id: str, meter: Meter) -> Outcome:
     cost = opts.cost
     with rt.engine.begin() as conn:
-        if not usage.charge_now(conn, org_id=principal.org_id, amount=cost,
-                                limit=principal.plan.monthly_tokens, request_id=request_id):
+        used_after = usage.charge_now(conn, org_id=principal.org_id, amount=cost,
+                                      limit=principal.plan.monthly_tokens, request_id=request_id)
+        if used_after is None:
             meter.tokens_remaining = tokens_left(conn, principal)
             raise _payment_required(cost, meter.tokens_remaining)
         product_store.mark_read(conn, row.id)
         history, stats = product_store.history(conn, row.id)
-        meter.tokens_remaining = tokens_left(conn, principal)
+        meter.tokens_remaining = max(principal.plan.monthly_tokens - used_after, 0)
     return Outcome(200, answer(row, opts, history=history, stats=stats, tokens_consumed=cost,
                                tokens_remaining=meter.tokens_remaining, cached=True))
 

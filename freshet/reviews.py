@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 import re
 from typing import Any
@@ -158,6 +159,7 @@ def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any])
     title = next((p.product_title for p in pages if p.product_title), None)
     image = next((p.image_url for p in pages if p.image_url), None)
     rows = {}
+    scraped_at = dt.datetime.now(dt.UTC)  # one value, so the insert compiles once
     for page in pages:
         for r in page.reviews:
             rows.setdefault(r.amazon_review_id, dict(
@@ -165,7 +167,7 @@ def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any])
                 title=r.title, content=r.content, rating=r.rating, author=r.author,
                 review_date=r.date, country=r.country, verified_purchase=bool(r.verified_purchase),
                 helpful_votes=int(r.helpful_votes or 0), is_top_review=bool(r.is_top_review),
-                scraped_at=func.now()))
+                scraped_at=scraped_at))
     if rows:
         stmt = insert(reviews).values(list(rows.values()))
         stmt = stmt.on_conflict_do_update(

@@ -8,6 +8,7 @@ reservations of ended jobs are settled; Redis guard state is rebuilt from the jo
 from __future__ import annotations
 
 import logging
+import time
 from importlib import import_module
 
 from sqlalchemy import text
@@ -66,16 +67,31 @@ def recover_expired_leases(rt: Runtime, batch: int) -> int:
     return len(rows)
 
 
+def redis_epoch(rt: Runtime) -> float:
+    """When this Redis started holding Freshet's state, as far as the sweeper can tell.
+
+    The marker has no TTL: if it is missing, Redis was wiped or replaced, and every message
+    sent before now may be gone with it.
+    """
+    key = rt.prefix + "sweeper:epoch"
+    rt.redis.set(key, repr(time.time()), nx=True)
+    return float(rt.redis.get(key) or 0)
+
+
 def redispatch(rt: Runtime, batch: int) -> int:
-    """Send queued jobs that were never sent, or sent long ago and not yet taken."""
+    """Send queued jobs never sent, sent long ago and not yet taken, or sent into a Redis
+    that has since been wiped (sent before the epoch marker was set)."""
+    epoch = redis_epoch(rt)
     with rt.engine.begin() as conn:
         rows = conn.execute(text(
             "SELECT id, kind, request_id FROM jobs WHERE status = 'queued' "
             "AND leader_job_id IS NULL AND ("
             "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds')"
-            "  OR dispatched_at < now() - make_interval(secs => :after)) "
+            "  OR dispatched_at < now() - make_interval(secs => :after)"
+            "  OR dispatched_at < to_timestamp(:epoch)) "
             "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"),
-            {"n": batch, "after": rt.settings.redispatch_after_seconds}).all()
+            {"n": batch, "after": rt.settings.redispatch_after_seconds,
+             "epoch": epoch}).all()
         if not rows:
             return 0
         rt.publisher.publish([jobs.Dispatch(r.id, r.kind, r.request_id) for r in rows])

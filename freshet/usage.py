@@ -50,23 +50,73 @@ def _take(conn: Connection, org_id: int, resource: str, amount: int, limit: int,
     return res.rowcount == 1
 
 
+def take_bulk(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
+              period: dt.date) -> bool:
+    """The conditional take alone, for a caller that writes its own per-job ledger rows in
+    bulk in the same transaction (a batch)."""
+    conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
+                 .on_conflict_do_nothing())
+    col = COLUMNS[resource]
+    res = conn.execute(
+        text(f"UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608 (fixed names)
+             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit"),
+        {"amount": amount, "org": org_id, "period": period, "limit": limit},
+    )
+    return res.rowcount == 1
+
+
+def _take_and_record(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
+                     job_id: int | None, request_id: str | None, period: dt.date) -> int | None:
+    """One statement: the conditional take and its ledger row. The month's use after it, or
+    None when the take would pass the limit (or the month has no row yet)."""
+    col = COLUMNS[resource]
+    row = conn.execute(
+        text(f"WITH upd AS (UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608
+             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit "
+             f"RETURNING {col} AS used), "
+             "led AS (INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, "
+             "amount) SELECT :org, :period, :job, :rid, :resource, :kind, :amount FROM upd) "
+             "SELECT used FROM upd"),
+        {"amount": amount, "org": org_id, "period": period, "limit": limit, "job": job_id,
+         "rid": request_id, "resource": resource,
+         "kind": "reserve" if job_id is not None else "charge"},
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def take(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
+         job_id: int | None, request_id: str | None = None) -> int | None:
+    """Take `amount` if the month's use stays within `limit`, recording it in the ledger.
+
+    Returns the month's use after the take, or None (nothing written) when it would pass the
+    limit. Usually one round trip; the first take of a month adds the month's row.
+    """
+    period = current_period()
+    args = dict(org_id=org_id, resource=resource, amount=amount, limit=limit, job_id=job_id,
+                request_id=request_id, period=period)
+    used_after = _take_and_record(conn, **args)
+    if used_after is None:
+        # Over the limit, or the month's row is missing (or being created by a concurrent
+        # transaction: this insert waits for it). Ensure the row, then try once more.
+        conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
+                     .on_conflict_do_nothing())
+        used_after = _take_and_record(conn, **args)
+    return used_after
+
+
 def reserve(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
             job_id: int | None, request_id: str | None = None) -> bool:
     """Take `amount` if the month's use stays within `limit`; False (nothing written) if not."""
-    period = current_period()
-    if amount > 0 and not _take(conn, org_id, resource, amount, limit, period):
-        return False
-    conn.execute(insert(ledger).values(
-        org_id=org_id, period=period, job_id=job_id, request_id=request_id, resource=resource,
-        kind="reserve" if job_id is not None else "charge", amount=amount))
-    return True
+    return take(conn, org_id=org_id, resource=resource, amount=amount, limit=limit,
+                job_id=job_id, request_id=request_id) is not None
 
 
 def charge_now(conn: Connection, *, org_id: int, amount: int, limit: int,
-               request_id: str) -> bool:
-    """A charge with no job behind it (a cached answer): take and record in one step."""
-    return reserve(conn, org_id=org_id, resource="tokens", amount=amount, limit=limit,
-                   job_id=None, request_id=request_id)
+               request_id: str) -> int | None:
+    """A charge with no job behind it (a cached answer), taken and recorded in one statement.
+    Returns the month's token use after it, or None when the tokens do not suffice."""
+    return take(conn, org_id=org_id, resource="tokens", amount=amount, limit=limit,
+                job_id=None, request_id=request_id)
 
 
 def settle(conn: Connection, job_id: int, *, charge: bool) -> int:

@@ -10,7 +10,12 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from kombu import Exchange, Queue
 
 from freshet.runtime import Runtime, build_runtime
@@ -75,9 +80,19 @@ def runtime_for(app: Celery) -> Runtime:
     key = (os.getpid(), id(app))
     rt = _runtimes.get(key)
     if rt is None:
-        rt = build_runtime(app.freshet_settings, CeleryPublisher(app), pool_size=2)
+        # One connection per worker thread at most, so no task waits for or opens a connection.
+        pool = max(int(app.conf.worker_concurrency or 4), 2)
+        rt = build_runtime(app.freshet_settings, CeleryPublisher(app), pool_size=pool)
         _runtimes[key] = rt
     return rt
+
+
+@worker_init.connect
+def _note_concurrency(sender: Any = None, **_: Any) -> None:
+    # The pool of Postgres connections is sized from this (see runtime_for).
+    concurrency = getattr(sender, "concurrency", None)
+    if concurrency and getattr(sender, "app", None) is not None:
+        sender.app.conf.worker_concurrency = int(concurrency)
 
 
 @worker_process_init.connect
