@@ -69,6 +69,7 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     # Metrics
     metrics_enabled: bool = True
+    worker_metrics_port: int = 0
 
     @property
     def broker_url(self) -> str:
@@ -172,6 +173,7 @@ DESCRIPTIONS = {
     "simulator_url": "the simulator, for `freshet demo`",
     "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
     "metrics_enabled": "serve /metrics",
+    "worker_metrics_port": "a worker serves its own /metrics here (0: off)",
 }
 
 

@@ -18,16 +18,15 @@ for i = 1, nrates do
   local key, limit = KEYS[i + 2], tonumber(ARGV[6 + i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local count = redis.call('ZCARD', key)
-  if count >= limit then
+  if count >= limit or i == 1 then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     local wait = window
     if oldest[2] then wait = tonumber(oldest[2]) + window - now end
-    return {1, i, math.max(wait, 1), limit}
-  end
-  if i == 1 then
+    if count >= limit then
+      return {1, i, math.max(wait, 1), limit}
+    end
     first_remaining = limit - count - 1
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if oldest[2] then first_reset = tonumber(oldest[2]) + window - now else first_reset = window end
+    first_reset = wait
   end
 end
 

@@ -68,7 +68,8 @@ class RedisServer:
         self.proc.kill()
         self.proc.wait(10)
         fresh = RedisServer.start(self.port)
-        self.proc = fresh.proc
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.proc, self.workdir = fresh.proc, fresh.workdir
 
     def close(self) -> None:
         self.stop()
