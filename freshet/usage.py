@@ -37,19 +37,6 @@ def used(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[s
     return {"tokens": row[0] if row else 0, "review_jobs": row[1] if row else 0}
 
 
-def _take(conn: Connection, org_id: int, resource: str, amount: int, limit: int,
-          period: dt.date) -> bool:
-    conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
-                 .on_conflict_do_nothing())
-    col = COLUMNS[resource]
-    res = conn.execute(
-        text(f"UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608 (fixed names)
-             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit"),
-        {"amount": amount, "org": org_id, "period": period, "limit": limit},
-    )
-    return res.rowcount == 1
-
-
 def take_bulk(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
               period: dt.date) -> bool:
     """The conditional take alone, for a caller that writes its own per-job ledger rows in
