@@ -43,9 +43,10 @@ from store.tables import products
 log = logging.getLogger("freshet.batch")
 
 # The politeness guard spaces admissions; arrival at the upstream jitters by a few ms after
-# that (claim transaction, thread scheduling), so spacing exactly at the rate could let an
-# upstream's 1-second window see one request too many. 10% headroom keeps it under.
-POLITENESS_HEADROOM = 0.9
+# that (claim transaction, thread scheduling; tens of ms on a loaded host), so spacing exactly
+# at the rate could let an upstream's 1-second window see one request too many. 20% headroom
+# keeps it under even when arrivals bunch by up to a fifth of the spacing.
+POLITENESS_HEADROOM = 0.8
 
 sweep_workflows = workflows.sweep  # the sweeper's extra pass: "freshet.batch:sweep_workflows"
 
