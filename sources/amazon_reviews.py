@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 from lxml.html import HtmlElement
 
 from sources.http import HttpClient
-from sources.jsonld import parse_html, parse_int, parse_price
 from sources.record import ParseError, PermanentSourceError, Review, ReviewPage
 from sources.urls import domain_of
+from sources.values import parse_html, parse_int, parse_price
 
 ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
 _MONTHS = {

@@ -4,211 +4,45 @@ pages serve; Open Graph price tags are only a last resort. Also home of the valu
 
 from __future__ import annotations
 
-import html as html_lib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urljoin
 
 import extruct
 import jstyleson
-import lxml.html
 from extruct.jsonld import JsonLdExtractor
-from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
 from sources.http import HttpClient
 from sources.record import Dimensions, Offer, ParseError, ProductRecord, TopReview
+from sources.values import (
+    SCHEMA_PREFIX,
+    apply_codes,
+    clean_text,
+    image_of,
+    in_stock_from,
+    name_of,
+    parse_html,
+    parse_int,
+    parse_price,
+    parse_weight,
+    to_inches,
+    to_lbs,
+)
 
 log = logging.getLogger(__name__)
 
 PRODUCT_TYPES = frozenset(
     {"Product", "ProductGroup", "IndividualProduct", "ProductModel", "SomeProducts"}
 )
-_SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/", re.I)
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:[,.'\u00a0\u202f ]\d{3})+|\d+)(?:[.,]\d+)?")
-_TAG = re.compile(r"<[^>]+>")
-_BLOCK_TAG = re.compile(r"</?(?:p|br|li|ul|ol|div|h[1-6]|tr|td|th|table|section)\b[^>]*>", re.I)
-_WEIGHT_UNITS = {
-    "lb": 1.0,
-    "lbs": 1.0,
-    "pound": 1.0,
-    "pounds": 1.0,
-    "lbr": 1.0,
-    "oz": 1 / 16,
-    "ounce": 1 / 16,
-    "ounces": 1 / 16,
-    "onz": 1 / 16,
-    "kg": 2.20462,
-    "kgm": 2.20462,
-    "kilogram": 2.20462,
-    "kilograms": 2.20462,
-    "g": 1 / 453.592,
-    "grm": 1 / 453.592,
-    "gram": 1 / 453.592,
-    "grams": 1 / 453.592,
-}
-_LENGTH_UNITS = {
-    "in": 1.0,
-    "inch": 1.0,
-    "inches": 1.0,
-    "inh": 1.0,
-    '"': 1.0,
-    "cm": 1 / 2.54,
-    "cmt": 1 / 2.54,
-    "mm": 1 / 25.4,
-    "mmt": 1 / 25.4,
-    "m": 39.3701,
-    "mtr": 39.3701,
-    "ft": 12.0,
-    "fot": 12.0,
-    "feet": 12.0,
-}
-_IN_STOCK = {"instock", "limitedavailability", "onlineonly", "instoreonly", "in stock", "available"}
-_OUT_OF_STOCK = {"outofstock", "soldout", "discontinued", "backorder", "out of stock", "oos"}
 _MSRP_TYPES = ("ListPrice", "StrikethroughPrice", "MSRP", "SRP")
-
-
-# ---- value helpers shared by the product sources -------------------------------------
-
-
-def parse_html(text: str) -> HtmlElement:
-    """An lxml tree of a page; ParseError for an empty or unparseable document."""
-    if not text or not text.strip():
-        raise ParseError("empty page")
-    data: str | bytes = text.encode("utf-8") if text.lstrip().startswith("<?xml") else text
-    try:
-        return lxml.html.fromstring(data)
-    except (ParserError, ValueError) as exc:
-        raise ParseError(f"not an HTML page: {exc}") from exc
-
-
-def clean_text(value: Any) -> str | None:
-    """Unescape HTML entities, drop tags, collapse whitespace; None for empty."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = html_lib.unescape(str(value))
-    text = html_lib.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", text)))
-    text = re.sub(r"\s+", " ", text).strip()
-    return text or None
-
-
-def parse_price(value: Any) -> float | None:
-    """A decimal amount from a number or a string such as "19.99", "1,299.00", "1.299,00"."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        return parse_price(value.get("price", value.get("amount", value.get("value"))))
-    match = _NUMBER.search(str(value))
-    if not match:
-        return None
-    s = re.sub(r"[\s'\u00a0\u202f]", "", match.group(0))
-    if "," in s and "." in s:
-        decimal = "," if s.rfind(",") > s.rfind(".") else "."
-        s = s.replace("." if decimal == "," else ",", "").replace(",", ".")
-    elif "," in s:
-        parts = s.split(",")
-        s = s.replace(",", "") if len(parts) > 2 or len(parts[-1]) == 3 else s.replace(",", ".")
-    elif s.count(".") > 1:
-        s = s.replace(".", "")
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
-
-def parse_int(value: Any) -> int | None:
-    """A count from a number or a string such as "1,234 ratings" or "1.234 Bewertungen"."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    text = str(value)
-    if re.fullmatch(r"\s*\d+\.\d{1,2}\s*", text):
-        return int(float(text))
-    match = _NUMBER.search(text)
-    return int(re.sub(r"\D", "", match.group(0))) if match else None
-
-
-def to_lbs(amount: Any, unit: str | None) -> float | None:
-    value = parse_price(amount)
-    factor = _WEIGHT_UNITS.get((unit or "lb").strip().lower().rstrip("."))
-    return round(value * factor, 3) if value is not None and factor else None
-
-
-def to_inches(amount: Any, unit: str | None) -> float | None:
-    value = parse_price(amount)
-    factor = _LENGTH_UNITS.get((unit or "in").strip().lower().rstrip("."))
-    return round(value * factor, 2) if value is not None and factor else None
-
-
-def parse_weight(text: str | None) -> float | None:
-    """Pounds from "14.2 lb", "2,5 kg", "12 oz"."""
-    match = re.search(r"(\d[\d.,]*)\s*([A-Za-z]+)", text or "")
-    return to_lbs(match.group(1), match.group(2)) if match else None
-
-
-def in_stock_from(value: Any) -> bool | None:
-    """schema.org / OG availability ("https://schema.org/InStock", "instock") as a bool."""
-    if isinstance(value, bool):
-        return value
-    key = _SCHEMA_PREFIX.sub("", str(value or "")).strip().lower()
-    return True if key in _IN_STOCK else False if key in _OUT_OF_STOCK else None
-
-
-def _gtin_valid(code: str) -> bool:
-    digits = [int(c) for c in code]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return (10 - total % 10) % 10 == digits[-1]
-
-
-def apply_codes(record: ProductRecord, codes: Iterable[Any]) -> None:
-    """Fill upc / ean / isbn / gtin (GTIN-14, zero padded) from barcodes, keeping any set."""
-    for raw in codes:
-        code = re.sub(r"[\s-]", "", str(raw or ""))
-        if not code.isdigit() or len(code) not in (8, 12, 13, 14) or not _gtin_valid(code):
-            continue
-        record.gtin = record.gtin or code.zfill(14)
-        if len(code) == 13:
-            record.ean = record.ean or code
-        ean_form = code[-13:] if len(code) >= 13 else ""
-        if ean_form.startswith(("978", "979")):
-            record.isbn = record.isbn or ean_form
-        if len(code) == 12 or (len(code) > 12 and code.zfill(14).startswith("00")):
-            record.upc = record.upc or code[-12:]
-
-
-def name_of(value: Any) -> str | None:
-    """A name from a string, {"name": ...} object, or the first of a list."""
-    if isinstance(value, list):
-        return next((n for n in map(name_of, value) if n), None)
-    if isinstance(value, dict):
-        return clean_text(value.get("name"))
-    return clean_text(value)
-
-
-def image_of(value: Any, base: str | None) -> str | None:
-    if isinstance(value, list):
-        return next((i for i in (image_of(x, base) for x in value) if i), None)
-    if isinstance(value, dict):
-        return image_of(value.get("url") or value.get("contentUrl"), base)
-    if isinstance(value, str) and value.strip():
-        url = html_lib.unescape(value.strip())
-        return urljoin(base, url) if base else ("https:" + url if url.startswith("//") else url)
-    return None
-
-
-# ---- finding the Product -------------------------------------------------------------
-
 
 def _types(node: dict) -> set[str]:
     raw = node.get("@type")
     return {
-        _SCHEMA_PREFIX.sub("", t)
+        SCHEMA_PREFIX.sub("", t)
         for t in (raw if isinstance(raw, list) else [raw])
         if isinstance(t, str)
     }
@@ -306,7 +140,7 @@ def _offer(node: dict) -> tuple[Offer, float | None]:
     msrp = None
     specs = node.get("priceSpecification")
     for spec in specs if isinstance(specs, list) else [specs] if isinstance(specs, dict) else []:
-        kind = _SCHEMA_PREFIX.sub("", str(spec.get("priceType") or ""))
+        kind = SCHEMA_PREFIX.sub("", str(spec.get("priceType") or ""))
         if kind in _MSRP_TYPES:
             msrp = parse_price(spec.get("price"))
         elif price is None:
@@ -314,7 +148,7 @@ def _offer(node: dict) -> tuple[Offer, float | None]:
         currency = currency or clean_text(spec.get("priceCurrency"))
     if price is None and "AggregateOffer" in _types(node):
         price = parse_price(node.get("lowPrice"))
-    condition = _SCHEMA_PREFIX.sub("", str(node.get("itemCondition") or ""))
+    condition = SCHEMA_PREFIX.sub("", str(node.get("itemCondition") or ""))
     shipping = (
         (node.get("shippingDetails") or {}) if isinstance(node.get("shippingDetails"), dict) else {}
     )

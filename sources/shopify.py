@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from sources.http import HttpClient, HttpStatusError
-from sources.jsonld import apply_codes, clean_text, image_of, parse_price, to_lbs
 from sources.record import Offer, ParseError, PermanentSourceError, ProductRecord
+from sources.values import apply_codes, clean_text, image_of, parse_price, to_lbs
 
 _PRODUCT_PATH = re.compile(
     r"^(?P<prefix>.*?/products/)(?P<handle>[^/]+?)(?:\.(?:json|js|oembed))?/?$"

@@ -12,16 +12,7 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from sources.http import HttpClient
-from sources.jsonld import (
-    apply_codes,
-    clean_text,
-    extract_product,
-    parse_html,
-    parse_int,
-    parse_price,
-    parse_weight,
-    to_inches,
-)
+from sources.jsonld import extract_product
 from sources.record import (
     Dimensions,
     Offer,
@@ -31,6 +22,15 @@ from sources.record import (
     TopReview,
 )
 from sources.urls import domain_of
+from sources.values import (
+    apply_codes,
+    clean_text,
+    parse_html,
+    parse_int,
+    parse_price,
+    parse_weight,
+    to_inches,
+)
 
 _DIMENSIONS = re.compile(r"([\d.]+)\s*x\s*([\d.]+)\s*x\s*([\d.]+)\s*([A-Za-z\"]*)", re.I)
 

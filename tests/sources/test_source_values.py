@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from sources.jsonld import apply_codes, in_stock_from, parse_int, parse_price
 from sources.record import ProductRecord
+from sources.values import apply_codes, in_stock_from, parse_int, parse_price
 
 
 @pytest.mark.parametrize(
