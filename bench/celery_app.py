@@ -23,11 +23,8 @@ def __getattr__(name: str) -> Any:
     global _app
     if name in ("app", "celery"):
         if _app is None:
-            from freshet.logs import configure_logging
-            from freshet.settings import load_settings
+            from workers.celery_app import app_from_environment
 
-            settings = load_settings()
-            configure_logging(settings)
-            _app = create(settings)
+            _app = app_from_environment(create)
         return _app
     raise AttributeError(name)

@@ -7,14 +7,20 @@ claim is the fencing token: only the holder of the current attempt may finish th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, text, update
 
 from freshet import usage
 from store.tables import jobs
+
+if TYPE_CHECKING:
+    from freshet.runtime import Runtime
+
+log = logging.getLogger("freshet.jobs")
 
 # kind -> (Celery task name, queue)
 KINDS: dict[str, tuple[str, str]] = {
@@ -162,3 +168,22 @@ def open_job_ids_by_org(conn: Connection, kind: str) -> dict[int, list[int]]:
     for org_id, job_id in rows:
         out.setdefault(int(org_id), []).append(int(job_id))
     return out
+
+
+def publish_after_commit(rt: Runtime, dispatches: list[Dispatch]) -> bool:
+    """Publish committed jobs; a failure is logged and left to the sweeper, never raised."""
+    try:
+        rt.publisher.publish(dispatches)
+    except Exception:
+        log.exception("publish failed; the sweeper will send these jobs",
+                      extra={"job_ids": [d.job_id for d in dispatches]})
+        return False
+    try:
+        with rt.engine.begin() as conn:
+            mark_dispatched(conn, [d.job_id for d in dispatches])
+    except Exception:
+        # The jobs are committed and sent: the caller must hear 202. Unmarked, the sweeper
+        # sends them once more, and the duplicate delivery is dropped at claim.
+        log.warning("could not mark jobs dispatched", exc_info=True,
+                    extra={"job_ids": [d.job_id for d in dispatches]})
+    return True

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from freshet import jobs, usage
-from freshet.reviews import publish_after_commit
 from freshet.runtime import Runtime
 from freshet.tenants import get_plan
 from store.tables import organizations
@@ -45,5 +44,5 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
             return job_id, None, "quota or tokens exhausted"
         jobs.insert(conn, id=new_id, max_attempts=rt.settings.max_attempts,
                     request_id=old["request_id"], **{k: old[k] for k in COPIED})
-    publish_after_commit(rt, [jobs.Dispatch(new_id, old["kind"], old["request_id"])])
+    jobs.publish_after_commit(rt, [jobs.Dispatch(new_id, old["kind"], old["request_id"])])
     return job_id, new_id, "retried"

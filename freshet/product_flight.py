@@ -34,10 +34,9 @@ SHARE_FINISHED_SECONDS = 10
 
 
 def _publish(rt: Runtime, rows: list[Any]) -> None:
-    from freshet.reviews import publish_after_commit
 
     if rows:
-        publish_after_commit(rt, [jobs.Dispatch(r.id, "product", r.request_id) for r in rows])
+        jobs.publish_after_commit(rt, [jobs.Dispatch(r.id, "product", r.request_id) for r in rows])
 
 
 def _complete(conn: Connection, where: Any, leader_id: int, result: dict[str, Any] | None,

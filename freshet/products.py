@@ -139,9 +139,8 @@ def _submit(rt: Runtime, principal: Principal, target: Target, row: Any | None,
                                               "offersReviews": opts.offers_reviews})
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
-        from freshet.reviews import publish_after_commit
 
-        publish_after_commit(rt, [jobs.Dispatch(job_id, "product", request_id)])
+        jobs.publish_after_commit(rt, [jobs.Dispatch(job_id, "product", request_id)])
     else:
         product_flight.attach(rt, job_id, leader)
     return job_id

@@ -99,30 +99,11 @@ def submit(rt: Runtime, principal: Principal, asin: str, marketplace: str,
     except BaseException:
         g.release(job_id, cooldown_key=cd_key, slot_key=slot_key)
         raise
-    publish_after_commit(rt, [jobs.Dispatch(job_id, "reviews", request_id)])
+    jobs.publish_after_commit(rt, [jobs.Dispatch(job_id, "reviews", request_id)])
     body = {"jobId": job_id, "asin": asin, "status": "queued",
             "message": f"Review refresh job queued for {asin} on {marketplace}.",
             "estimatedCompletionSeconds": ESTIMATED_SECONDS}
     return body, adm
-
-
-def publish_after_commit(rt: Runtime, dispatches: list[jobs.Dispatch]) -> bool:
-    """Publish committed jobs; a failure is logged and left to the sweeper, never raised."""
-    try:
-        rt.publisher.publish(dispatches)
-    except Exception:
-        log.exception("publish failed; the sweeper will send these jobs",
-                      extra={"job_ids": [d.job_id for d in dispatches]})
-        return False
-    try:
-        with rt.engine.begin() as conn:
-            jobs.mark_dispatched(conn, [d.job_id for d in dispatches])
-    except Exception:
-        # The jobs are committed and sent: the caller must hear 202. Unmarked, the sweeper
-        # sends them once more, and the duplicate delivery is dropped at claim.
-        log.warning("could not mark jobs dispatched", exc_info=True,
-                    extra={"job_ids": [d.job_id for d in dispatches]})
-    return True
 
 
 # the worker's side ---------------------------------------------------------------------------

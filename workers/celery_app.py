@@ -111,17 +111,24 @@ def _close_runtimes(**_: Any) -> None:
 _app: Celery | None = None
 
 
+def app_from_environment(factory: Any = None) -> Celery:
+    """The app the `celery -A` command line runs: settings from the environment, Freshet's
+    logging, and `factory` (default create_celery) to build it."""
+    from freshet.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    app = (factory or create_celery)(settings)
+    # issue #5: with a receiver connected, Celery leaves logging to Freshet, so its
+    # own lines (received, succeeded) are JSON too.
+    setup_logging.connect(worker_logs.keep_freshet_logging(settings), weak=False)
+    return app
+
+
 def __getattr__(name: str) -> Any:
     global _app
     if name in ("app", "celery"):
         if _app is None:
-            from freshet.logs import configure_logging
-
-            settings = load_settings()
-            configure_logging(settings)
-            _app = create_celery(settings)
-            # issue #5: with a receiver connected, Celery leaves logging to Freshet, so its
-            # own lines (received, succeeded) are JSON too.
-            setup_logging.connect(worker_logs.keep_freshet_logging(settings), weak=False)
+            _app = app_from_environment()
         return _app
     raise AttributeError(name)
