@@ -16,12 +16,22 @@ from freshet import logs
 from freshet.runtime import Publisher, build_runtime
 from freshet.settings import Settings, load_settings
 
-BLUEPRINTS = ("api.health", "api.reviews", "api.jobs", "api.usage", "api.products",
-              "api.batch", "api.workflows", "api.docs_routes", "api.metrics")
+BLUEPRINTS = (
+    "api.health",
+    "api.reviews",
+    "api.jobs",
+    "api.usage",
+    "api.products",
+    "api.batch",
+    "api.workflows",
+    "api.docs_routes",
+    "api.metrics",
+)
 
 
-def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
-               **overrides: Any) -> Flask:
+def create_app(
+    settings: Settings | None = None, *, publisher: Publisher | None = None, **overrides: Any
+) -> Flask:
     settings = settings or load_settings(**overrides)
     if publisher is None:
         from workers.celery_app import create_celery

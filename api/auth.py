@@ -46,9 +46,11 @@ class _PrincipalCache:
 
 
 def _invalid() -> Unauthorized:
-    return Unauthorized("The API key is missing, unknown or revoked. Send "
-                        "'Authorization: Bearer rk_live_…' with a valid key.",
-                        title="Invalid API key")
+    return Unauthorized(
+        "The API key is missing, unknown or revoked. Send "
+        "'Authorization: Bearer rk_live_…' with a valid key.",
+        title="Invalid API key",
+    )
 
 
 def authenticate() -> Principal:
@@ -87,9 +89,12 @@ def requires_key(view: Callable[..., Any] | None = None, *, reads: bool = False)
                 adm = runtime().guards.admit([read_window(principal)])
                 note_admission(adm)
                 if not adm.ok:
-                    raise RateLimited("Too many reads this minute; slow down.",
-                                      title="Rate limit exceeded", code="rate_limit_exceeded",
-                                      retry_after=adm.retry_after)
+                    raise RateLimited(
+                        "Too many reads this minute; slow down.",
+                        title="Rate limit exceeded",
+                        code="rate_limit_exceeded",
+                        retry_after=adm.retry_after,
+                    )
             return fn(*args, **kwargs)
 
         return inner

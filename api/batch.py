@@ -23,14 +23,25 @@ bp = Blueprint("batch", __name__)
 
 
 @bp.post("/v1/products/refresh")
-@doc("Refresh up to 500 products as one workflow", tag="batch", body=ProductRefreshRequest,
-     responses={202: ProductRefreshResponse, 400: ProductRefreshResponse, 401: BatchError,
-                402: BatchError, 403: BatchError, 422: BatchValidationError, 429: BatchError,
-                503: BatchError},
-     description="Each target is {url}, {uuid}, {catalog, url} or {catalog, uuid}. Valid "
-                 "targets are accepted and invalid ones rejected in the same answer (202); "
-                 "400 with the same body when none is accepted. Each accepted target "
-                 "reserves one token, charged when it completes and refunded if it fails.")
+@doc(
+    "Refresh up to 500 products as one workflow",
+    tag="batch",
+    body=ProductRefreshRequest,
+    responses={
+        202: ProductRefreshResponse,
+        400: ProductRefreshResponse,
+        401: BatchError,
+        402: BatchError,
+        403: BatchError,
+        422: BatchValidationError,
+        429: BatchError,
+        503: BatchError,
+    },
+    description="Each target is {url}, {uuid}, {catalog, url} or {catalog, uuid}. Valid "
+    "targets are accepted and invalid ones rejected in the same answer (202); "
+    "400 with the same body when none is accepted. Each accepted target "
+    "reserves one token, charged when it completes and refunded if it fails.",
+)
 @with_detail
 @requires_key
 @idempotent

@@ -25,9 +25,14 @@ def batch_unavailable_or_none() -> Response | None:
         return None
     from api.errors import envelope
 
-    return envelope(503, "Service unavailable", "product_refresh_unavailable",
-                    "Product refresh is briefly unavailable; nothing was written. Retry.",
-                    retry_after=5, detail="product_refresh_unavailable")
+    return envelope(
+        503,
+        "Service unavailable",
+        "product_refresh_unavailable",
+        "Product refresh is briefly unavailable; nothing was written. Retry.",
+        retry_after=5,
+        detail="product_refresh_unavailable",
+    )
 
 
 def with_detail(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -29,22 +29,30 @@ def raw_json() -> Any:
     """The parsed body, or BadRequest. Errors a caller can fix say what to fix."""
     data = request.get_data(cache=True)
     if not data.strip():
-        raise BadRequest("Send a JSON object as the request body.", title="Missing body",
-                         code="bad_request")
+        raise BadRequest(
+            "Send a JSON object as the request body.", title="Missing body", code="bad_request"
+        )
     try:
         value = json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"The body is not valid JSON: {str(exc)[:200]}",
-                         title="Malformed JSON", code="bad_request") from None
+        raise BadRequest(
+            f"The body is not valid JSON: {str(exc)[:200]}",
+            title="Malformed JSON",
+            code="bad_request",
+        ) from None
     if not _depth_ok(value, MAX_DEPTH):
-        raise BadRequest(f"JSON nested deeper than {MAX_DEPTH} levels is not accepted.",
-                         title="Malformed JSON", code="bad_request")
+        raise BadRequest(
+            f"JSON nested deeper than {MAX_DEPTH} levels is not accepted.",
+            title="Malformed JSON",
+            code="bad_request",
+        )
     return value
 
 
 def json_object() -> dict[str, Any]:
     value = raw_json()
     if not isinstance(value, dict):
-        raise BadRequest("The body must be a JSON object.", title="Invalid request",
-                         code="bad_request")
+        raise BadRequest(
+            "The body must be a JSON object.", title="Invalid request", code="bad_request"
+        )
     return value

@@ -6,13 +6,25 @@ from collections.abc import Callable
 from typing import Any
 
 
-def doc(summary: str, *, tag: str, body: Any = None, query: Any = None,
-        responses: dict[int, Any] | None = None, description: str | None = None,
-        auth: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def doc(
+    summary: str,
+    *,
+    tag: str,
+    body: Any = None,
+    query: Any = None,
+    responses: dict[int, Any] | None = None,
+    description: str | None = None,
+    auth: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__freshet_doc__ = {  # type: ignore[attr-defined]
-            "summary": summary, "tag": tag, "body": body, "query": query,
-            "responses": responses or {}, "description": description, "auth": auth,
+            "summary": summary,
+            "tag": tag,
+            "body": body,
+            "query": query,
+            "responses": responses or {},
+            "description": description,
+            "auth": auth,
         }
         return fn
 

@@ -26,18 +26,28 @@ log = logging.getLogger(__name__)
 OPENAPI_VERSION = "3.0.3"
 SECURITY_SCHEME = "bearerAuth"
 SKIP_METHODS = {"HEAD", "OPTIONS"}
-_CONVERTER_TYPES = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"},
-                    "uuid": {"type": "string", "format": "uuid"}}
+_CONVERTER_TYPES = {
+    "int": {"type": "integer", "minimum": 0},
+    "float": {"type": "number"},
+    "uuid": {"type": "string", "format": "uuid"},
+}
 _RULE_ARG = re.compile(r"<(?:(?P<conv>[a-zA-Z_]\w*)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_]\w*)>")
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
-                                "schema": {"type": "integer"}}}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+}
 _RATE_HEADERS = {
-    "X-RateLimit-Limit": {"description": "Requests allowed per window",
-                          "schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"description": "Requests left in this window",
-                              "schema": {"type": "integer"}},
-    "X-RateLimit-Reset": {"description": "Seconds until the window frees a place",
-                          "schema": {"type": "integer"}},
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in this window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Seconds until the window frees a place",
+        "schema": {"type": "integer"},
+    },
 }
 DESCRIPTION = """Freshet keeps product data (prices, offers, stock, reviews) fresh from
 upstream sources on demand. Each vendor's endpoints speak that vendor's dialect. Every error
@@ -63,8 +73,11 @@ class _SchemaNames:
         if not isinstance(schema, type) and (schema.only or schema.exclude):
             return None  # a modified instance is written inline
         base = cls.__name__.removesuffix("Schema") or cls.__name__
-        for name in (base, f"{cls.__module__.rsplit('.', 1)[-1].title()}{base}",
-                     f"{cls.__module__.replace('.', '_')}_{cls.__name__}"):
+        for name in (
+            base,
+            f"{cls.__module__.rsplit('.', 1)[-1].title()}{base}",
+            f"{cls.__module__.replace('.', '_')}_{cls.__name__}",
+        ):
             if self.owners.setdefault(name, cls) is cls:
                 return name
         return None
@@ -76,8 +89,14 @@ def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
 
     def sub(m: re.Match[str]) -> str:
         conv, name = m.group("conv"), m.group("name")
-        params.append({"name": name, "in": "path", "required": True,
-                       "schema": dict(_CONVERTER_TYPES.get(conv or "", {"type": "string"}))})
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": dict(_CONVERTER_TYPES.get(conv or "", {"type": "string"})),
+            }
+        )
         return "{" + name + "}"
 
     return _RULE_ARG.sub(sub, rule.rule), params
@@ -111,21 +130,36 @@ def _phrase(status: int | str) -> str:
         return "Error"
 
 
-def _operation(endpoint: str, method: str, view: Any, path_params: list[dict[str, Any]],
-               op_ids: set[str], path: str) -> dict[str, Any]:
+def _operation(
+    endpoint: str,
+    method: str,
+    view: Any,
+    path_params: list[dict[str, Any]],
+    op_ids: set[str],
+    path: str,
+) -> dict[str, Any]:
     meta = getattr(view, "__freshet_doc__", None) or {}
     summary = meta.get("summary") or (view.__doc__ or endpoint).strip().splitlines()[0]
-    op: dict[str, Any] = {"summary": summary, "tags": [meta.get("tag") or "other"],
-                          "operationId": _operation_id(endpoint, method, path, op_ids)}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": [meta.get("tag") or "other"],
+        "operationId": _operation_id(endpoint, method, path, op_ids),
+    }
     if meta.get("description"):
         op["description"] = meta["description"]
     params = list(path_params)
     if meta.get("query") is not None:
         params.append({"in": "query", "schema": meta["query"]})
     if method == "POST":
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "description": "Replays the first answer for the same key and body",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Replays the first answer for the same key and body",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
     if params:
         op["parameters"] = params
     if meta.get("body") is not None:
@@ -154,8 +188,11 @@ def _status_key(item: tuple[Any, Any]) -> str:
 
 def _operation_id(endpoint: str, method: str, path: str, taken: set[str]) -> str:
     base = endpoint.replace(".", "_")
-    candidate = base if base not in taken else (
-        method.lower() + re.sub(r"[^a-zA-Z0-9]+", "_", path).rstrip("_"))
+    candidate = (
+        base
+        if base not in taken
+        else (method.lower() + re.sub(r"[^a-zA-Z0-9]+", "_", path).rstrip("_"))
+    )
     n = 2
     while candidate in taken:
         candidate = f"{base}_{n}"
@@ -167,13 +204,21 @@ def _operation_id(endpoint: str, method: str, path: str, taken: set[str]) -> str
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of every route of `app` (static files excepted)."""
     spec = APISpec(
-        title="Freshet", version=_app_version(), openapi_version=OPENAPI_VERSION,
+        title="Freshet",
+        version=_app_version(),
+        openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin(schema_name_resolver=_SchemaNames())],
-        info={"description": DESCRIPTION}, servers=[{"url": "/"}])
-    spec.components.security_scheme(SECURITY_SCHEME, {
-        "type": "http", "scheme": "bearer", "bearerFormat": "rk_live_… or rk_test_…"})
-    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"),
-                   key=lambda r: (r.rule, r.endpoint))
+        info={"description": DESCRIPTION},
+        servers=[{"url": "/"}],
+    )
+    spec.components.security_scheme(
+        SECURITY_SCHEME,
+        {"type": "http", "scheme": "bearer", "bearerFormat": "rk_live_… or rk_test_…"},
+    )
+    rules = sorted(
+        (r for r in app.url_map.iter_rules() if r.endpoint != "static"),
+        key=lambda r: (r.rule, r.endpoint),
+    )
     op_ids: set[str] = set()
     tags: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -204,9 +249,17 @@ def _cached_spec() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-@doc("This API's OpenAPI 3 document", tag="operations", auth=False,
-     responses={200: {"description": "OpenAPI 3 document",
-                      "content": {"application/json": {"schema": {"type": "object"}}}}})
+@doc(
+    "This API's OpenAPI 3 document",
+    tag="operations",
+    auth=False,
+    responses={
+        200: {
+            "description": "OpenAPI 3 document",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def openapi_json() -> Response:
     return jsonify(_cached_spec())
 
@@ -240,15 +293,22 @@ window.addEventListener("load", function () {{
 
 
 @bp.get("/docs")
-@doc("Interactive API documentation (Swagger UI)", tag="operations", auth=False,
-     responses={200: {"description": "HTML page",
-                      "content": {"text/html": {"schema": {"type": "string"}}}}})
+@doc(
+    "Interactive API documentation (Swagger UI)",
+    tag="operations",
+    auth=False,
+    responses={
+        200: {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    },
+)
 def docs_page() -> Response:
     spec = _cached_spec()
     rows = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
-            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>"
-                        f"{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td></tr>")
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>"
+                f"{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td></tr>"
+            )
     body = PAGE.format(cdn=SWAGGER_UI, spec_url="/openapi.json", rows="\n".join(rows))
     return Response(body, mimetype="text/html")

@@ -15,17 +15,26 @@ from freshet.errors import FreshetError
 
 log = logging.getLogger("freshet.api")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               422: "unprocessable", 429: "rate_limited"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+}
 
 
 def retry_after_value(seconds: float | None) -> str:
     return str(max(1, math.ceil(seconds or 1)))
 
 
-def envelope(status: int, title: str, code: str, message: str,
-             retry_after: float | None = None, **extra: Any) -> Response:
+def envelope(
+    status: int, title: str, code: str, message: str, retry_after: float | None = None, **extra: Any
+) -> Response:
     resp = jsonify({"error": title, "code": code, "message": message, **extra})
     resp.status_code = status
     if status in (429, 503) or retry_after is not None:
@@ -40,23 +49,30 @@ def _is_vendor_reviews_path() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(FreshetError)
     def _domain(err: FreshetError) -> Response:
-        return envelope(err.status, err.title, err.code, err.message, err.retry_after,
-                        **err.extra)
+        return envelope(err.status, err.title, err.code, err.message, err.retry_after, **err.extra)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
         status = err.code or 500
         if status == 413:
-            return envelope(413, "Payload too large", "payload_too_large",
-                            f"Request bodies are limited to {app.config['MAX_CONTENT_LENGTH']} "
-                            "bytes.")
+            return envelope(
+                413,
+                "Payload too large",
+                "payload_too_large",
+                f"Request bodies are limited to {app.config['MAX_CONTENT_LENGTH']} bytes.",
+            )
         if status == 404:
             return envelope(404, "Not found", "not_found", f"No route for {request.path}.")
         if status == 405:
-            return envelope(405, "Method not allowed", "method_not_allowed",
-                            f"{request.method} is not allowed on {request.path}.")
-        return envelope(status, err.name, _HTTP_CODES.get(status, "error"),
-                        err.description or err.name)
+            return envelope(
+                405,
+                "Method not allowed",
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.path}.",
+            )
+        return envelope(
+            status, err.name, _HTTP_CODES.get(status, "error"), err.description or err.name
+        )
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(redis.ConnectionError)
@@ -71,10 +87,18 @@ def register_error_handlers(app: Flask) -> None:
             return unavailable()
         log.exception("unhandled error")
         if _is_vendor_reviews_path():
-            return envelope(500, "service_error", "service_error",
-                            "Temporary backend issue; retry after a short delay.")
-        return envelope(500, "Internal error", "internal_error",
-                        "Something went wrong on our side; retry after a short delay.")
+            return envelope(
+                500,
+                "service_error",
+                "service_error",
+                "Temporary backend issue; retry after a short delay.",
+            )
+        return envelope(
+            500,
+            "Internal error",
+            "internal_error",
+            "Something went wrong on our side; retry after a short delay.",
+        )
 
 
 def unavailable() -> Response:
@@ -83,5 +107,10 @@ def unavailable() -> Response:
     batch = batch_unavailable_or_none()
     if batch is not None:
         return batch
-    return envelope(503, "Service unavailable", "service_unavailable",
-                    "A backing service is briefly unavailable; retry shortly.", retry_after=5)
+    return envelope(
+        503,
+        "Service unavailable",
+        "service_unavailable",
+        "A backing service is briefly unavailable; retry shortly.",
+        retry_after=5,
+    )

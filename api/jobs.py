@@ -23,8 +23,11 @@ MAX_ID = 2**63 - 1
 def parse_job_id(raw: str) -> int:
     # ASCII only: str.isdigit() also accepts '²' and other digits int() refuses (a 500).
     if not (raw.isascii() and raw.isdigit()):
-        raise BadRequest("The job id must be a number, as returned in jobId.",
-                         title="Invalid job ID", code="invalid_job_id")
+        raise BadRequest(
+            "The job id must be a number, as returned in jobId.",
+            title="Invalid job ID",
+            code="invalid_job_id",
+        )
     # Longer than any bigint: not found, before int() meets Python's 4300-digit limit.
     if len(raw.lstrip("0")) > len(str(MAX_ID)) or int(raw) > MAX_ID:
         raise _not_found()
@@ -32,24 +35,36 @@ def parse_job_id(raw: str) -> int:
 
 
 def _not_found() -> NotFoundError:
-    return NotFoundError("No job with this id exists for your organization.",
-                         title="Job not found", code="job_not_found")
+    return NotFoundError(
+        "No job with this id exists for your organization.",
+        title="Job not found",
+        code="job_not_found",
+    )
 
 
 def job_json(job: dict[str, Any]) -> dict[str, Any]:
     result = job.get("result") or {}
     status = "processing" if job["status"] == "running" else job["status"]
-    return _job.dump({
-        "jobId": job["id"], "kind": job["kind"], "asin": job.get("asin"),
-        "productTitle": result.get("productTitle"), "status": status,
-        "createdAt": job["created_at"], "updatedAt": job["updated_at"],
-        "marketplace": job.get("marketplace"), "error": job.get("error"),
-        "reviewsFound": result.get("reviewsFound"), "startedAt": job.get("started_at"),
-        "finishedAt": job.get("finished_at"), "attempt": job.get("attempt"),
-        "workflowId": str(job["workflow_id"]) if job.get("workflow_id") else None,
-        "url": job.get("url"),
-        "productId": str(job["product_id"]) if job.get("product_id") else None,
-    })
+    return _job.dump(
+        {
+            "jobId": job["id"],
+            "kind": job["kind"],
+            "asin": job.get("asin"),
+            "productTitle": result.get("productTitle"),
+            "status": status,
+            "createdAt": job["created_at"],
+            "updatedAt": job["updated_at"],
+            "marketplace": job.get("marketplace"),
+            "error": job.get("error"),
+            "reviewsFound": result.get("reviewsFound"),
+            "startedAt": job.get("started_at"),
+            "finishedAt": job.get("finished_at"),
+            "attempt": job.get("attempt"),
+            "workflowId": str(job["workflow_id"]) if job.get("workflow_id") else None,
+            "url": job.get("url"),
+            "productId": str(job["product_id"]) if job.get("product_id") else None,
+        }
+    )
 
 
 def load_job(raw_id: str) -> dict[str, Any]:
@@ -63,16 +78,22 @@ def load_job(raw_id: str) -> dict[str, Any]:
 
 @bp.get("/api/v1/jobs/<job_id>")
 @bp.get("/v1/jobs/<job_id>")
-@doc("A job's status", tag="jobs", responses={200: JobSchema, 400: ErrorSchema,
-                                              401: ErrorSchema, 404: ErrorSchema})
+@doc(
+    "A job's status",
+    tag="jobs",
+    responses={200: JobSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema},
+)
 @requires_key(reads=True)
 def show(job_id: str) -> Response:
     return jsonify(job_json(load_job(job_id)))
 
 
 @bp.post("/v1/jobs/<job_id>/cancel")
-@doc("Cancel a queued or running job", tag="jobs",
-     responses={200: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema})
+@doc(
+    "Cancel a queued or running job",
+    tag="jobs",
+    responses={200: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema},
+)
 @requires_key(reads=True)
 @idempotent
 def cancel(job_id: str) -> Response:
@@ -82,6 +103,10 @@ def cancel(job_id: str) -> Response:
         current = load_job(job_id)
         if current["status"] == "cancelled":
             return jsonify(job_json(current))
-        raise Conflict(f"The job is already {current['status']}; only queued or running jobs "
-                       "can be cancelled.", title="Job not cancellable", code="not_cancellable")
+        raise Conflict(
+            f"The job is already {current['status']}; only queued or running jobs "
+            "can be cancelled.",
+            title="Job not cancellable",
+            code="not_cancellable",
+        )
     return jsonify(job_json(cancelled))

@@ -57,10 +57,19 @@ def _observe(resp: Response) -> Response:
     metrics.observe_request(request.method, route, resp.status_code, seconds)
     if resp.status_code == 429:
         metrics.guard_refused(_refusal_reason(resp))
-    access_log.info("%s %s %s", request.method, request.path, resp.status_code,
-                    extra={"method": request.method, "path": request.path, "route": route,
-                           "status": resp.status_code,
-                           "duration_ms": round(seconds * 1000, 2)})
+    access_log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        resp.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "route": route,
+            "status": resp.status_code,
+            "duration_ms": round(seconds * 1000, 2),
+        },
+    )
     return resp
 
 
@@ -78,12 +87,19 @@ def _refusal_reason(resp: Response) -> str:
 
 
 @bp.get("/metrics")
-@doc("Prometheus metrics", tag="operations", auth=False,
-     description="Requests by route and status with latency histograms, task outcomes and "
-                 "durations, upstream fetches by source, queue depths, guard refusals.",
-     responses={200: {"description": "Prometheus text exposition format",
-                      "content": {CONTENT_TYPE_LATEST.split(";")[0]: {
-                          "schema": {"type": "string"}}}}})
+@doc(
+    "Prometheus metrics",
+    tag="operations",
+    auth=False,
+    description="Requests by route and status with latency histograms, task outcomes and "
+    "durations, upstream fetches by source, queue depths, guard refusals.",
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def scrape() -> Response:
     rt = current_app.extensions["freshet"]
     if not rt.settings.metrics_enabled:
@@ -92,5 +108,6 @@ def scrape() -> Response:
         raise NotFoundError("Metrics are turned off (FRESHET_METRICS_ENABLED=false).")
     collector = current_app.extensions.get("freshet.queue_depth")
     registry = metrics.scrape_registry(*([collector] if collector is not None else []))
-    return Response(generate_latest(registry), mimetype=None,
-                    headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return Response(
+        generate_latest(registry), mimetype=None, headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )

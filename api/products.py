@@ -28,14 +28,21 @@ def _options(full_refresh: bool) -> LookupOptions:
     try:
         q = _query.load(request.args)
     except ValidationError as exc:
-        raise BadRequest(f"Invalid query parameters: {exc.messages}",
-                         title="Invalid request") from None
+        raise BadRequest(
+            f"Invalid query parameters: {exc.messages}", title="Invalid request"
+        ) from None
     return LookupOptions(
-        offers_reviews=full_refresh or q["include_offers_reviews"] or q["include_offers"]
+        offers_reviews=full_refresh
+        or q["include_offers_reviews"]
+        or q["include_offers"]
         or q["include_reviews"],
         force=full_refresh or q["force_refresh"] or q["include_force_refresh"],
-        max_age=q["max_age"], retailer=q["retailer"], format=q["format"],
-        cross_retailer=q["include_cross_retailer"], seller_context=q["include_seller_context"])
+        max_age=q["max_age"],
+        retailer=q["retailer"],
+        format=q["format"],
+        cross_retailer=q["include_cross_retailer"],
+        seller_context=q["include_seller_context"],
+    )
 
 
 def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
@@ -47,19 +54,27 @@ def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
 
 
 @bp.get("/v1/products/<path:product_id>", merge_slashes=False)
-@doc("Look up a product (cached unless stale or forced)", tag="products", query=ProductQuery,
-     responses={200: Product, 202: ProductPending, **_ERRORS},
-     description="{id}: Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
-                 "URL-encoded product URL. 1 token; +5 include_offers_reviews; +3 "
-                 "force_refresh.")
+@doc(
+    "Look up a product (cached unless stale or forced)",
+    tag="products",
+    query=ProductQuery,
+    responses={200: Product, 202: ProductPending, **_ERRORS},
+    description="{id}: Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
+    "URL-encoded product URL. 1 token; +5 include_offers_reviews; +3 "
+    "force_refresh.",
+)
 @requires_key
 def show(product_id: str) -> tuple[Response, int]:
     return _answer(product_id, full_refresh=False)
 
 
 @bp.post("/v1/products/<path:product_id>/refresh", merge_slashes=False)
-@doc("Force a full refresh from upstream (9 tokens)", tag="products", query=ProductQuery,
-     responses={200: Product, 202: ProductPending, **_ERRORS})
+@doc(
+    "Force a full refresh from upstream (9 tokens)",
+    tag="products",
+    query=ProductQuery,
+    responses={200: Product, 202: ProductPending, **_ERRORS},
+)
 @requires_key
 @idempotent
 def refresh(product_id: str) -> tuple[Response, int]:

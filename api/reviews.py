@@ -28,10 +28,22 @@ _cached = CachedReviews()
 
 
 @bp.post("/api/v1/reviews/refresh")
-@doc("Start a review refresh job", tag="reviews", body=ReviewRefreshRequest,
-     responses={202: ReviewRefreshAccepted, 400: ErrorSchema, 401: ErrorSchema,
-                402: ErrorSchema, 403: ErrorSchema, 422: ErrorSchema, 429: CooldownError,
-                500: ErrorSchema, 503: ErrorSchema})
+@doc(
+    "Start a review refresh job",
+    tag="reviews",
+    body=ReviewRefreshRequest,
+    responses={
+        202: ReviewRefreshAccepted,
+        400: ErrorSchema,
+        401: ErrorSchema,
+        402: ErrorSchema,
+        403: ErrorSchema,
+        422: ErrorSchema,
+        429: CooldownError,
+        500: ErrorSchema,
+        503: ErrorSchema,
+    },
+)
 @requires_key
 @idempotent
 def refresh() -> tuple[Response, int]:
@@ -48,15 +60,19 @@ def refresh() -> tuple[Response, int]:
 
 
 @bp.get("/api/v1/reviews")
-@doc("Cached reviews of an ASIN (never starts a job)", tag="reviews", query=ReviewsQuery,
-     responses={200: CachedReviews, 400: ErrorSchema, 401: ErrorSchema,
-                404: NoCachedReviews})
+@doc(
+    "Cached reviews of an ASIN (never starts a job)",
+    tag="reviews",
+    query=ReviewsQuery,
+    responses={200: CachedReviews, 400: ErrorSchema, 401: ErrorSchema, 404: NoCachedReviews},
+)
 @requires_key(reads=True)
 def cached() -> tuple[Response, int]:
     asin = request.args.get("asin")
     if not asin:
-        raise BadRequest("Pass the ASIN as ?asin=B08N5WRWNW.", title="Missing asin",
-                         code="missing_asin")
+        raise BadRequest(
+            "Pass the ASIN as ?asin=B08N5WRWNW.", title="Missing asin", code="missing_asin"
+        )
     asin = reviews.validate_asin(asin)
     marketplace = reviews.validate_marketplace(request.args.get("marketplace"))
     try:
@@ -64,9 +80,16 @@ def cached() -> tuple[Response, int]:
     except ValidationError as exc:
         raise BadRequest(f"Invalid query: {exc.messages}", title="Invalid request") from None
     with runtime().engine.connect() as conn:
-        found = reviews.cached_reviews(conn, asin, marketplace, limit=q["limit"],
-                                       cursor=q["cursor"])
+        found = reviews.cached_reviews(
+            conn, asin, marketplace, limit=q["limit"], cursor=q["cursor"]
+        )
     if found is None:
-        return jsonify({"asin": asin, "reviews": [], "cached": False,
-                        "message": "No cached data. Create a refresh job first."}), 404
+        return jsonify(
+            {
+                "asin": asin,
+                "reviews": [],
+                "cached": False,
+                "message": "No cached data. Create a refresh job first.",
+            }
+        ), 404
     return jsonify(_cached.dump(found)), 200

@@ -12,8 +12,11 @@ bp = Blueprint("usage", __name__)
 
 
 @bp.get("/v1/usage")
-@doc("The organization's plan, usage and limits", tag="usage",
-     responses={200: UsageSchema, 401: ErrorSchema})
+@doc(
+    "The organization's plan, usage and limits",
+    tag="usage",
+    responses={200: UsageSchema, 401: ErrorSchema},
+)
 @requires_key(reads=True)
 def show() -> Response:
     return jsonify(accounts.report(runtime(), g.principal))

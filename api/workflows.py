@@ -21,9 +21,12 @@ _workflow = WorkflowSchema()
 
 
 def _not_found() -> NotFoundError:
-    return NotFoundError("No workflow with this id exists for your organization; use the "
-                         "workflowId a batch refresh answered with.", title="Workflow not found",
-                         code="workflow_not_found")
+    return NotFoundError(
+        "No workflow with this id exists for your organization; use the "
+        "workflowId a batch refresh answered with.",
+        title="Workflow not found",
+        code="workflow_not_found",
+    )
 
 
 def _workflow_id(raw: str) -> uuid.UUID:
@@ -35,17 +38,21 @@ def _workflow_id(raw: str) -> uuid.UUID:
 
 def _show(workflow_id: uuid.UUID, limit: int = 100, cursor: str | None = None) -> Response:
     with runtime().engine.connect() as conn:
-        found = workflow_view.view(conn, workflow_id, g.principal.org_id, limit=limit,
-                                   cursor=cursor)
+        found = workflow_view.view(
+            conn, workflow_id, g.principal.org_id, limit=limit, cursor=cursor
+        )
     if found is None:
         raise _not_found()
     return jsonify(_workflow.dump(found))
 
 
 @bp.get("/v1/workflows/<workflow_id>")
-@doc("A batch workflow's status, counts and per-target results", tag="batch",
-     query=WorkflowQuery, responses={200: WorkflowSchema, 400: ErrorSchema, 401: ErrorSchema,
-                                     404: ErrorSchema})
+@doc(
+    "A batch workflow's status, counts and per-target results",
+    tag="batch",
+    query=WorkflowQuery,
+    responses={200: WorkflowSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema},
+)
 @requires_key(reads=True)
 def show(workflow_id: str) -> Response:
     wid = _workflow_id(workflow_id)
@@ -57,8 +64,11 @@ def show(workflow_id: str) -> Response:
 
 
 @bp.post("/v1/workflows/<workflow_id>/cancel")
-@doc("Cancel every queued or running target of a workflow", tag="batch",
-     responses={200: WorkflowSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema})
+@doc(
+    "Cancel every queued or running target of a workflow",
+    tag="batch",
+    responses={200: WorkflowSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema},
+)
 @requires_key(reads=True)
 @idempotent
 def cancel(workflow_id: str) -> Response:
@@ -67,7 +77,9 @@ def cancel(workflow_id: str) -> Response:
     if status is None:
         raise _not_found()
     if status not in ("cancelled", "running"):
-        raise Conflict(f"The workflow already finished ({status}); only a running workflow "
-                       "can be cancelled.", title="Workflow not cancellable",
-                       code="not_cancellable")
+        raise Conflict(
+            f"The workflow already finished ({status}); only a running workflow can be cancelled.",
+            title="Workflow not cancellable",
+            code="not_cancellable",
+        )
     return _show(wid)

@@ -21,8 +21,12 @@ def measure(client: redis.Redis, count: int) -> dict[str, Any]:
 
     def admit(i: int) -> None:
         # A distinct ASIN each time, as distinct requests: the cooldown admits, then holds.
-        adm = guards.admit([window], cooldown=(guards.cooldown_key(1, f"B{i:09d}", "amazon.de"),
-                                               60), slot=slot, job_id=i + 1)
+        adm = guards.admit(
+            [window],
+            cooldown=(guards.cooldown_key(1, f"B{i:09d}", "amazon.de"), 60),
+            slot=slot,
+            job_id=i + 1,
+        )
         if not adm.ok:
             raise RuntimeError(f"admission refused: {adm}")
 
@@ -38,8 +42,13 @@ def measure(client: redis.Redis, count: int) -> dict[str, Any]:
     finally:
         keys = list(client.scan_iter(match=prefix + "*", count=1000))
         for i in range(0, len(keys), 1000):
-            client.delete(*keys[i:i + 1000])
+            client.delete(*keys[i : i + 1000])
     ping = (before["ping_per_s"] + after["ping_per_s"]) / 2
     get = (before["get_per_s"] + after["get_per_s"]) / 2
-    return {"count": count, "admits_per_s": admits, "ping_per_s": ping, "get_per_s": get,
-            "ratio": admits / ping}
+    return {
+        "count": count,
+        "admits_per_s": admits,
+        "ping_per_s": ping,
+        "get_per_s": get,
+        "ratio": admits / ping,
+    }

@@ -23,8 +23,7 @@ def create() -> Flask:
     def product(product_id: str) -> Response:
         body = client.get(KEY)
         if body is None:
-            return Response(b'{"error": "not found"}', status=404,
-                            content_type="application/json")
+            return Response(b'{"error": "not found"}', status=404, content_type="application/json")
         return Response(body, content_type="application/json")
 
     return app

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<fn>.+?) \((?P<file>[^()]+?)(?::(?P<line>\d+))?\)$")
-PROJECT = ("api/", "freshet/", "guards/", "sources/", "store/", "tasks/", "workers/",
-           "schemas/")
+PROJECT = ("api/", "freshet/", "guards/", "sources/", "store/", "tasks/", "workers/", "schemas/")
 
 
 def py_spy() -> str | None:
@@ -36,10 +35,25 @@ def recording(pid: int, path: Path, rate: int = 250, gil: bool = True) -> Iterat
     if binary is None:
         yield
         return
-    proc = subprocess.Popen([binary, "record", "-p", str(pid), "--subprocesses", "-f", "raw",
-                             "-r", str(rate), "--nonblocking", "-o", str(path),
-                             *(["--gil"] if gil else [])],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "-p",
+            str(pid),
+            "--subprocesses",
+            "-f",
+            "raw",
+            "-r",
+            str(rate),
+            "--nonblocking",
+            "-o",
+            str(path),
+            *(["--gil"] if gil else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield
     finally:

@@ -17,20 +17,42 @@ import redis
 from bench.stats import summary_ms
 
 SCRATCH = "bench_jobs"
-COLUMNS = ("org_id", "kind", "queue", "max_attempts", "request_id", "workflow_id",
-           "target_index", "url", "params")
+COLUMNS = (
+    "org_id",
+    "kind",
+    "queue",
+    "max_attempts",
+    "request_id",
+    "workflow_id",
+    "target_index",
+    "url",
+    "params",
+)
 
 
 def _rows(n: int) -> list[tuple[Any, ...]]:
     wf, rid = str(uuid.uuid4()), str(uuid.uuid4())
-    return [(1, "batch_target", "batch", 5, rid, wf, i,
-             f"http://127.0.0.1/shops/bench/products/floor-{i}", "{}") for i in range(n)]
+    return [
+        (
+            1,
+            "batch_target",
+            "batch",
+            5,
+            rid,
+            wf,
+            i,
+            f"http://127.0.0.1/shops/bench/products/floor-{i}",
+            "{}",
+        )
+        for i in range(n)
+    ]
 
 
 def _scratch_table(conn: psycopg.Connection) -> None:
     # Shaped like `jobs`: same columns, defaults (the id sequence) and indexes, no FKs.
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH} "
-                 "(LIKE jobs INCLUDING DEFAULTS INCLUDING INDEXES)")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {SCRATCH} (LIKE jobs INCLUDING DEFAULTS INCLUDING INDEXES)"
+    )
     conn.commit()
 
 
@@ -39,14 +61,15 @@ def insert_rows(conn: psycopg.Connection, n: int) -> None:
     rows = _rows(n)
     values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * n)
     flat = [v for row in rows for v in row]
-    conn.execute(f"INSERT INTO {SCRATCH} ({','.join(COLUMNS)}) VALUES {values}",  # noqa: S608
-                 flat)
+    conn.execute(
+        f"INSERT INTO {SCRATCH} ({','.join(COLUMNS)}) VALUES {values}",  # noqa: S608
+        flat,
+    )
     conn.commit()
 
 
 def copy_rows(conn: psycopg.Connection, n: int) -> None:
-    with conn.cursor() as cur, cur.copy(f"COPY {SCRATCH} ({','.join(COLUMNS)}) FROM STDIN") \
-            as copy:
+    with conn.cursor() as cur, cur.copy(f"COPY {SCRATCH} ({','.join(COLUMNS)}) FROM STDIN") as copy:
         for row in _rows(n):
             copy.write_row(row)
     conn.commit()
@@ -55,31 +78,51 @@ def copy_rows(conn: psycopg.Connection, n: int) -> None:
 def celery_message(task: str, args: list[Any], queue: str) -> bytes:
     """A message as kombu's Redis transport stores it for Celery's protocol 2."""
     task_id = str(uuid.uuid4())
-    body = json.dumps([args, {}, {"callbacks": None, "errbacks": None, "chain": None,
-                                  "chord": None}]).encode()
-    return json.dumps({
-        "body": base64.b64encode(body).decode(),
-        "content-encoding": "utf-8", "content-type": "application/json",
-        "headers": {"lang": "py", "task": task, "id": task_id, "shadow": None, "eta": None,
-                    "expires": None, "group": None, "group_index": None, "retries": 0,
-                    "timelimit": [None, None], "root_id": task_id, "parent_id": None,
-                    "argsrepr": repr(args), "kwargsrepr": "{}",
-                    "origin": f"{os.getpid()}@{socket.gethostname()}", "ignore_result": True,
-                    "request_id": str(uuid.uuid4())},
-        "properties": {"correlation_id": task_id, "reply_to": str(uuid.uuid4()),
-                       "delivery_mode": 2, "delivery_info": {"exchange": queue,
-                                                             "routing_key": queue},
-                       "priority": 0, "body_encoding": "base64",
-                       "delivery_tag": str(uuid.uuid4())},
-    }).encode()
+    body = json.dumps(
+        [args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    ).encode()
+    return json.dumps(
+        {
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {
+                "lang": "py",
+                "task": task,
+                "id": task_id,
+                "shadow": None,
+                "eta": None,
+                "expires": None,
+                "group": None,
+                "group_index": None,
+                "retries": 0,
+                "timelimit": [None, None],
+                "root_id": task_id,
+                "parent_id": None,
+                "argsrepr": repr(args),
+                "kwargsrepr": "{}",
+                "origin": f"{os.getpid()}@{socket.gethostname()}",
+                "ignore_result": True,
+                "request_id": str(uuid.uuid4()),
+            },
+            "properties": {
+                "correlation_id": task_id,
+                "reply_to": str(uuid.uuid4()),
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": queue, "routing_key": queue},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    ).encode()
 
 
 def serialize(n: int) -> list[bytes]:
     return [celery_message("freshet.batch.refresh_target", [i], "batch") for i in range(n)]
 
 
-def pipelined_publish(client: redis.Redis, messages: list[bytes],
-                      key: str = "bench:floor") -> None:
+def pipelined_publish(client: redis.Redis, messages: list[bytes], key: str = "bench:floor") -> None:
     """Push pre-serialized messages in one pipeline (one round trip)."""
     pipe = client.pipeline(transaction=False)
     for m in messages:
@@ -87,8 +130,9 @@ def pipelined_publish(client: redis.Redis, messages: list[bytes],
     pipe.execute()
 
 
-def batch_floor(database_url: str, redis_url: str, sizes: list[int],
-                repeats: int) -> dict[int, dict[str, Any]]:
+def batch_floor(
+    database_url: str, redis_url: str, sizes: list[int], repeats: int
+) -> dict[int, dict[str, Any]]:
     """Per size: COPY of the rows, a multi-row INSERT of them (what execute_values sends),
     serializing the messages, pushing them pre-serialized in one pipeline, and
     floor = COPY + push, the cheapest way to do the same writes."""
@@ -117,9 +161,13 @@ def batch_floor(database_url: str, redis_url: str, sizes: list[int],
                     pub.append(t3 - t2)
                     ins.append(t4 - t3)
                     floor.append(t3 - t1)
-                out[n] = {"copy": summary_ms(cop), "insert_values": summary_ms(ins),
-                          "serialize": summary_ms(ser), "publish": summary_ms(pub),
-                          "floor": summary_ms(floor)}
+                out[n] = {
+                    "copy": summary_ms(cop),
+                    "insert_values": summary_ms(ins),
+                    "serialize": summary_ms(ser),
+                    "publish": summary_ms(pub),
+                    "floor": summary_ms(floor),
+                }
         finally:
             conn.execute(f"DROP TABLE IF EXISTS {SCRATCH}")
             conn.commit()

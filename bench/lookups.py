@@ -23,9 +23,13 @@ def load_generator() -> str:
     return "wrk" if shutil.which("wrk") else "python-threads"
 
 
-def run_load(url: str, headers: dict[str, str], seconds: float,
-             connections: int = CONNECTIONS,
-             spread: list[tuple[str, dict[str, str]]] | None = None) -> dict[str, Any]:
+def run_load(
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int = CONNECTIONS,
+    spread: list[tuple[str, dict[str, str]]] | None = None,
+) -> dict[str, Any]:
     """`spread`: (path, headers) pairs the requests rotate over, instead of one of each."""
     if shutil.which("wrk"):
         return _wrk(url, headers, seconds, connections, spread)
@@ -37,22 +41,40 @@ def _lua(spread: list[tuple[str, dict[str, str]]]) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     items = ",\n".join(
-        "{" + quote(path) + ", {" + ", ".join(f"[{quote(k)}] = {quote(v)}"
-                                              for k, v in h.items()) + "}}"
-        for path, h in spread)
-    return (f"local items = {{\n{items}\n}}\nlocal i = 0\n"
-            "request = function()\n  i = i % #items + 1\n"
-            "  return wrk.format('GET', items[i][1], items[i][2])\nend\n")
+        "{"
+        + quote(path)
+        + ", {"
+        + ", ".join(f"[{quote(k)}] = {quote(v)}" for k, v in h.items())
+        + "}}"
+        for path, h in spread
+    )
+    return (
+        f"local items = {{\n{items}\n}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #items + 1\n"
+        "  return wrk.format('GET', items[i][1], items[i][2])\nend\n"
+    )
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def _wrk(url: str, headers: dict[str, str], seconds: float, connections: int,
-         spread: list[tuple[str, dict[str, str]]] | None) -> dict[str, Any]:
+def _wrk(
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int,
+    spread: list[tuple[str, dict[str, str]]] | None,
+) -> dict[str, Any]:
     # One wrk thread: the machine's second core is better spent serving than loading.
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "--latency",
-            "--timeout", "10s"]
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(int(seconds), 1)}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     for k, v in headers.items():
         argv += ["-H", f"{k}: {v}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -61,8 +83,9 @@ def _wrk(url: str, headers: dict[str, str], seconds: float, connections: int,
     try:
         if spread:
             argv += ["-s", script.name]
-        out = subprocess.run([*argv, url], capture_output=True, text=True,
-                             timeout=seconds + 30, check=True).stdout
+        out = subprocess.run(
+            [*argv, url], capture_output=True, text=True, timeout=seconds + 30, check=True
+        ).stdout
     finally:
         os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -72,12 +95,22 @@ def _wrk(url: str, headers: dict[str, str], seconds: float, connections: int,
     lat = {}
     for q, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         lat[f"p{q}_ms"] = float(v) * _UNITS[unit]
-    return {"per_s": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": errors.group(1) if errors else "", **lat}
+    return {
+        "per_s": rps,
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        **lat,
+    }
 
 
-def _python(url: str, headers: dict[str, str], seconds: float, connections: int,
-            spread: list[tuple[str, dict[str, str]]] | None) -> dict[str, Any]:
+def _python(
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int,
+    spread: list[tuple[str, dict[str, str]]] | None,
+) -> dict[str, Any]:
     parts = urlsplit(url)
     items = spread or [(parts.path + (f"?{parts.query}" if parts.query else ""), {})]
     stop = time.monotonic() + seconds

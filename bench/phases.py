@@ -30,12 +30,26 @@ class Counts:
     lookup_seconds: float
 
 
-FULL = Counts(guards=20_000, floor_repeats=50, batch_requests={1: 300, 100: 100, 500: 60},
-              per_refresh=1000, e2e_targets=2000, e2e_concurrency=(16, 32), sync_refreshes=300,
-              lookup_seconds=10)
-QUICK = Counts(guards=3000, floor_repeats=10, batch_requests={1: 40, 100: 15, 500: 10},
-               per_refresh=150, e2e_targets=300, e2e_concurrency=(16, 32), sync_refreshes=40,
-               lookup_seconds=3)
+FULL = Counts(
+    guards=20_000,
+    floor_repeats=50,
+    batch_requests={1: 300, 100: 100, 500: 60},
+    per_refresh=1000,
+    e2e_targets=2000,
+    e2e_concurrency=(16, 32),
+    sync_refreshes=300,
+    lookup_seconds=10,
+)
+QUICK = Counts(
+    guards=3000,
+    floor_repeats=10,
+    batch_requests={1: 40, 100: 15, 500: 10},
+    per_refresh=150,
+    e2e_targets=300,
+    e2e_concurrency=(16, 32),
+    sync_refreshes=40,
+    lookup_seconds=3,
+)
 MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7")
 
 
@@ -81,12 +95,14 @@ class Bench:
         except Exception as exc:
             log(f"   failed: {exc}")
             self.data.setdefault("errors", {})[key] = traceback.format_exc()
-            self.rows.append(Row(key, title, f"error: {type(exc).__name__}: {exc}"[:80], "",
-                                 result="error"))
+            self.rows.append(
+                Row(key, title, f"error: {type(exc).__name__}: {exc}"[:80], "", result="error")
+            )
         log(f"   ({time.perf_counter() - t0:.1f}s)")
 
-    def profile(self, label: str, pid: int,
-                gil: bool = True) -> contextlib.AbstractContextManager[Any]:
+    def profile(
+        self, label: str, pid: int, gil: bool = True
+    ) -> contextlib.AbstractContextManager[Any]:
         """py-spy on `pid` and its children for the block, when --profile asked for it:
         GIL-holding samples (CPU) by default, every active sample (waits too) if not."""
         if not self.profiling:
@@ -110,18 +126,26 @@ class Bench:
 
         d = admission.measure(self.client, self.counts.guards)
         self.data["guards"] = d
-        self.rows.append(Row("6", "guards: admission checks, sequential",
-                             per_s(d["admits_per_s"]),
-                             f"{per_s(d['ping_per_s'])} PING round trips",
-                             x(d["ratio"]), "≥ 0.50×", verdict(d["ratio"] >= 0.5)))
+        self.rows.append(
+            Row(
+                "6",
+                "guards: admission checks, sequential",
+                per_s(d["admits_per_s"]),
+                f"{per_s(d['ping_per_s'])} PING round trips",
+                x(d["ratio"]),
+                "≥ 0.50×",
+                verdict(d["ratio"] >= 0.5),
+            )
+        )
 
     # 1 -------------------------------------------------------------------------------------
     def batch(self) -> None:
         from bench import batch_accept, floors
 
         sizes = sorted(self.counts.batch_requests)
-        floor = floors.batch_floor(self.stack.database_url, self.stack.redis_url, sizes,
-                                   self.counts.floor_repeats)
+        floor = floors.batch_floor(
+            self.stack.database_url, self.stack.redis_url, sizes, self.counts.floor_repeats
+        )
         self.data["batch_floor"] = floor
         headers = self.batch_tenant()
         present = batch_accept.endpoint_present()
@@ -133,13 +157,19 @@ class Bench:
             if not present:
                 self.rows.append(Row("1", what, "n/a (endpoint missing)", base, result="n/a"))
                 continue
-            with self.profile(f"api-batch-{n}", self.api_pid()) if n == max(sizes) \
-                    else contextlib.nullcontext():
-                d = batch_accept.measure(self.api_url, self.stack.sim_url, headers, n,
-                                         self.counts.batch_requests[n])
+            with (
+                self.profile(f"api-batch-{n}", self.api_pid())
+                if n == max(sizes)
+                else contextlib.nullcontext()
+            ):
+                d = batch_accept.measure(
+                    self.api_url, self.stack.sim_url, headers, n, self.counts.batch_requests[n]
+                )
             self.data["batch"][n] = d
-            log(f"   {n:>3} targets: p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms, "
-                f"statuses {d['statuses']}")
+            log(
+                f"   {n:>3} targets: p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms, "
+                f"statuses {d['statuses']}"
+            )
             ratio = d["p50_ms"] / f["p50_ms"]
             target, result = "", ""
             if n == 500:
@@ -147,9 +177,17 @@ class Bench:
                 result = verdict(d["p50_ms"] <= 50 and d["p99_ms"] <= 150 and ratio <= 5)
             if set(d["statuses"]) != {202}:
                 result = f"{result} (statuses {d['statuses']})".strip()
-            self.rows.append(Row("1", what, f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f} / "
-                                 f"{d['p99_ms']:.1f} ms", base, x(ratio) + " (p50)", target,
-                                 result))
+            self.rows.append(
+                Row(
+                    "1",
+                    what,
+                    f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f} / {d['p99_ms']:.1f} ms",
+                    base,
+                    x(ratio) + " (p50)",
+                    target,
+                    result,
+                )
+            )
         self._forget_queued_work()
 
     def _forget_queued_work(self) -> None:
@@ -157,8 +195,12 @@ class Bench:
         from sqlalchemy import text
 
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE jobs SET status = 'cancelled', finished_at = now(), "
-                              "error = 'bench: accepted only' WHERE status = 'queued'"))
+            conn.execute(
+                text(
+                    "UPDATE jobs SET status = 'cancelled', finished_at = now(), "
+                    "error = 'bench: accepted only' WHERE status = 'queued'"
+                )
+            )
         self.client.delete(*WORKER_QUEUES, "unacked", "unacked_index")
 
     def batch_tenant(self) -> dict[str, str]:
@@ -168,8 +210,12 @@ class Bench:
             from bench.tenancy import unlimited_tenant
             from tests.factories import make_catalog
 
-            make_catalog(self.engine, batch_accept.CATALOG, "shopify",
-                         [batch_accept.catalog_domain(self.stack.sim_host)])
+            make_catalog(
+                self.engine,
+                batch_accept.CATALOG,
+                "shopify",
+                [batch_accept.catalog_domain(self.stack.sim_host)],
+            )
             tenant, _ = unlimited_tenant(self.engine, catalogs=[batch_accept.CATALOG])
             self.data["batch_headers"] = tenant.headers
         return self.data["batch_headers"]
@@ -183,31 +229,57 @@ class Bench:
         _, principal = unlimited_tenant(self.engine)
         batch = None
         if batch_accept.endpoint_present() and self.api_url:
-            batch = {"api_url": self.api_url, "sim_url": self.stack.sim_url,
-                     "headers": self.batch_tenant()}
-        drain = refresh_cost.Drain(self.app, self.client, self.engine, self.main_worker(),
-                                   profile=self.profile)
-        d = refresh_cost.measure(drain=drain, rt=self.rt, principal=principal,
-                                 n=self.counts.per_refresh, concurrency=8, tag="C",
-                                 batch=batch, log=log)
+            batch = {
+                "api_url": self.api_url,
+                "sim_url": self.stack.sim_url,
+                "headers": self.batch_tenant(),
+            }
+        drain = refresh_cost.Drain(
+            self.app, self.client, self.engine, self.main_worker(), profile=self.profile
+        )
+        d = refresh_cost.measure(
+            drain=drain,
+            rt=self.rt,
+            principal=principal,
+            n=self.counts.per_refresh,
+            concurrency=8,
+            tag="C",
+            batch=batch,
+            log=log,
+        )
         self.data["per_refresh"] = d
         noop = d["noop"]
         pairs = [("review job", d["freshet_review"], d["http_get_review"], "review page")]
         if "freshet_batch_target" in d:
-            pairs.insert(0, ("batch target", d["freshet_batch_target"], d["http_get_product"],
-                             "product .json"))
+            pairs.insert(
+                0,
+                ("batch target", d["freshet_batch_target"], d["http_get_product"], "product .json"),
+            )
         for name, fr, raw, page in pairs:
             ratio = fr["cpu_ms"] / raw["cpu_ms"]
             failed = f" ({fr['failed']} failed)" if fr["failed"] else ""
-            self.rows.append(Row("2", f"worker CPU per refresh: {name}, 0 ms upstream",
-                                 ms(fr["cpu_ms"]),
-                                 f"{ms(raw['cpu_ms'])} task: 1 HTTP GET ({page}); "
-                                 f"{ms(noop['cpu_ms'])} no-op task",
-                                 x(ratio), "≤ 2×", verdict(ratio <= 2) + failed))
-            self.rows.append(Row("2", f"worker wall per refresh: {name} (8 threads, "
-                                 "1/throughput)", f"{ms(fr['wall_ms'])} ({per_s(fr['per_s'])})",
-                                 f"{ms(raw['wall_ms'])} ({per_s(raw['per_s'])}) HTTP GET task; "
-                                 f"{ms(noop['wall_ms'])} no-op", x(fr["wall_ms"] / raw["wall_ms"])))
+            self.rows.append(
+                Row(
+                    "2",
+                    f"worker CPU per refresh: {name}, 0 ms upstream",
+                    ms(fr["cpu_ms"]),
+                    f"{ms(raw['cpu_ms'])} task: 1 HTTP GET ({page}); "
+                    f"{ms(noop['cpu_ms'])} no-op task",
+                    x(ratio),
+                    "≤ 2×",
+                    verdict(ratio <= 2) + failed,
+                )
+            )
+            self.rows.append(
+                Row(
+                    "2",
+                    f"worker wall per refresh: {name} (8 threads, 1/throughput)",
+                    f"{ms(fr['wall_ms'])} ({per_s(fr['per_s'])})",
+                    f"{ms(raw['wall_ms'])} ({per_s(raw['per_s'])}) HTTP GET task; "
+                    f"{ms(noop['wall_ms'])} no-op",
+                    x(fr["wall_ms"] / raw["wall_ms"]),
+                )
+            )
 
     def main_worker(self):  # -> Proc
         proc = self.stack.procs.get("worker")
@@ -232,38 +304,58 @@ class Bench:
         self.data["throughput"] = []
         try:
             for i, c in enumerate(self.counts.e2e_concurrency):
-                common = dict(stack=self.stack, app=self.app, engine=self.engine,
-                              n=self.counts.e2e_targets, concurrency=c, tag=f"T{i}",
-                              api_rss=api_rss)
+                common = dict(
+                    stack=self.stack,
+                    app=self.app,
+                    engine=self.engine,
+                    n=self.counts.e2e_targets,
+                    concurrency=c,
+                    tag=f"T{i}",
+                    api_rss=api_rss,
+                )
                 if use_batch:
-                    d = throughput.measure_batch(api_url=self.api_url,
-                                                 headers=self.batch_tenant(), **common)
+                    d = throughput.measure_batch(
+                        api_url=self.api_url, headers=self.batch_tenant(), **common
+                    )
                 else:
                     d = throughput.measure_reviews(rt=self.rt, principal=principal, **common)
                 self.data["throughput"].append(d)
                 conc_bound = c / (SIM_LATENCY_MS / 1000)
                 lower = min(conc_bound, cpu_bound or conc_bound)
                 ratio = d["per_s"] / lower
-                log(f"   {c} threads: {d['per_s']:.0f}/s end to end, drain "
-                    f"{d['drain_per_s']:.0f}/s (bound {lower:.0f}/s)")
+                log(
+                    f"   {c} threads: {d['per_s']:.0f}/s end to end, drain "
+                    f"{d['drain_per_s']:.0f}/s (bound {lower:.0f}/s)"
+                )
                 what = "batch targets" if use_batch else "review jobs"
-                self.rows.append(Row(
-                    "3", f"end to end: {d['n']} {what}, 50 ms upstream, {c} threads",
-                    per_s(d["per_s"]),
-                    f"min({per_s(conc_bound)} threads/latency, "
-                    f"{per_s(cpu_bound) if cpu_bound else 'n/a'} CPU bound from (2))",
-                    x(ratio), "≥ 0.80×", verdict(ratio >= 0.8)
-                    + (f" ({d['failed']} failed)" if d["failed"] else "")))
+                self.rows.append(
+                    Row(
+                        "3",
+                        f"end to end: {d['n']} {what}, 50 ms upstream, {c} threads",
+                        per_s(d["per_s"]),
+                        f"min({per_s(conc_bound)} threads/latency, "
+                        f"{per_s(cpu_bound) if cpu_bound else 'n/a'} CPU bound from (2))",
+                        x(ratio),
+                        "≥ 0.80×",
+                        verdict(ratio >= 0.8) + (f" ({d['failed']} failed)" if d["failed"] else ""),
+                    )
+                )
         finally:
             self.stack.set_faults()
-        peak_w = max((d["peak_rss"].get("worker", 0) for d in self.data["throughput"]),
-                     default=0)
-        peak_a = max([self.api_peak_rss] + [d["peak_rss"].get("api", 0)
-                                             for d in self.data["throughput"]])
+        peak_w = max((d["peak_rss"].get("worker", 0) for d in self.data["throughput"]), default=0)
+        peak_a = max(
+            [self.api_peak_rss] + [d["peak_rss"].get("api", 0) for d in self.data["throughput"]]
+        )
         self.data["memory"] = {"worker_peak_rss": peak_w, "api_peak_rss": peak_a}
         if "7" in self.only:
-            self.rows.append(Row("7", "peak RSS: worker during (3); API (master + 2 workers) "
-                                 "over the run", f"worker {mib(peak_w)}; API {mib(peak_a)}", ""))
+            self.rows.append(
+                Row(
+                    "7",
+                    "peak RSS: worker during (3); API (master + 2 workers) over the run",
+                    f"worker {mib(peak_w)}; API {mib(peak_a)}",
+                    "",
+                )
+            )
 
     # 4 -------------------------------------------------------------------------------------
     def sync_refresh(self) -> None:
@@ -271,35 +363,57 @@ class Bench:
         from bench.tenancy import unlimited_tenant
 
         self.main_worker()
-        headers = [unlimited_tenant(self.engine)[0].headers
-                   for _ in range(max(1, -(-self.counts.sync_refreshes
-                                           // sync_refresh.FORCE_CAP_PER_ORG)))]
+        headers = [
+            unlimited_tenant(self.engine)[0].headers
+            for _ in range(max(1, -(-self.counts.sync_refreshes // sync_refresh.FORCE_CAP_PER_ORG)))
+        ]
         if not sync_refresh.endpoint_present():
-            self.rows.append(Row("4", "sync refresh: added latency p50 / p99",
-                                 "n/a (endpoint missing)", "", result="n/a"))
+            self.rows.append(
+                Row(
+                    "4",
+                    "sync refresh: added latency p50 / p99",
+                    "n/a (endpoint missing)",
+                    "",
+                    result="n/a",
+                )
+            )
             return
         self.stack.set_faults(latency_ms=SIM_LATENCY_MS)
         try:
-            with self.profile("api-sync-refresh", self.api_pid(), gil=False), \
-                    self.profile("worker-sync-refresh", self.main_worker().pid, gil=False):
-                d = sync_refresh.measure(self.api_url, self.stack.sim_url, self.stack.sim_total,
-                                         headers, sync_refresh.item_ids(
-                                             700_000_000, self.counts.sync_refreshes),
-                                         engine=self.engine)
+            with (
+                self.profile("api-sync-refresh", self.api_pid(), gil=False),
+                self.profile("worker-sync-refresh", self.main_worker().pid, gil=False),
+            ):
+                d = sync_refresh.measure(
+                    self.api_url,
+                    self.stack.sim_url,
+                    self.stack.sim_total,
+                    headers,
+                    sync_refresh.item_ids(700_000_000, self.counts.sync_refreshes),
+                    engine=self.engine,
+                )
         finally:
             self.stack.set_faults()
         self.data["sync_refresh"] = d
         tl = d.get("timeline") or {}
         if tl:
-            log(f"   p50: queued {tl['queued_p50_ms']:.1f} ms (insert to claim), run "
-                f"{tl['run_p50_ms']:.1f} ms (claim to finish) of {d['p50_ms']:.1f} ms total")
-        self.rows.append(Row(
-            "4", "sync refresh: Freshet's added latency p50 / p99",
-            f"{ms(d['added_p50_ms'])} / {ms(d['added_p99_ms'])}",
-            f"total {ms(d['p50_ms'])} / {ms(d['p99_ms'])} minus "
-            f"{d['upstream_fetches_per_refresh']:.1f} × {ms(d['direct_get']['p50_ms'])} upstream",
-            "", "p50 ≤ 15 ms", verdict(d["added_p50_ms"] <= 15)
-            + ("" if set(d["statuses"]) == {200} else f" (statuses {d['statuses']})")))
+            log(
+                f"   p50: queued {tl['queued_p50_ms']:.1f} ms (insert to claim), run "
+                f"{tl['run_p50_ms']:.1f} ms (claim to finish) of {d['p50_ms']:.1f} ms total"
+            )
+        self.rows.append(
+            Row(
+                "4",
+                "sync refresh: Freshet's added latency p50 / p99",
+                f"{ms(d['added_p50_ms'])} / {ms(d['added_p99_ms'])}",
+                f"total {ms(d['p50_ms'])} / {ms(d['p99_ms'])} minus "
+                f"{d['upstream_fetches_per_refresh']:.1f} × {ms(d['direct_get']['p50_ms'])} upstream",
+                "",
+                "p50 ≤ 15 ms",
+                verdict(d["added_p50_ms"] <= 15)
+                + ("" if set(d["statuses"]) == {200} else f" (statuses {d['statuses']})"),
+            )
+        )
 
     # 5 -------------------------------------------------------------------------------------
     def cached_lookups(self) -> None:
@@ -313,14 +427,16 @@ class Bench:
         pid = "700999999"
         self.main_worker()
         if not sync_refresh.endpoint_present():
-            self.rows.append(Row("5", "cached lookups, 32 clients", "n/a (endpoint missing)",
-                                 "", result="n/a"))
+            self.rows.append(
+                Row("5", "cached lookups, 32 clients", "n/a (endpoint missing)", "", result="n/a")
+            )
             return
         requests.post(f"{self.api_url}/v1/products/{pid}/refresh", headers=headers, timeout=60)
         check = requests.get(f"{self.api_url}/v1/products/{pid}", headers=headers, timeout=30)
         if check.status_code != 200:
-            raise BenchError(f"GET /v1/products/{pid} answered {check.status_code}: "
-                             f"{check.text[:200]}")
+            raise BenchError(
+                f"GET /v1/products/{pid} answered {check.status_code}: {check.text[:200]}"
+            )
         self.client.set(KEY, check.content)  # the bare endpoint answers the same bytes
         secs = self.counts.lookup_seconds
         url = f"{self.api_url}/v1/products/{pid}"
@@ -339,19 +455,38 @@ class Bench:
         with self.profile("api-lookup-spread", self.api_pid()):
             fr_spread = lookups.run_load(url, {}, secs, spread=spread)
         gen = lookups.load_generator()
-        self.data["lookups"] = {"freshet": fr, "freshet_spread": fr_spread, "bare": bare,
-                                "load_generator": gen}
+        self.data["lookups"] = {
+            "freshet": fr,
+            "freshet_spread": fr_spread,
+            "bare": bare,
+            "load_generator": gen,
+        }
         ratio = fr["per_s"] / bare["per_s"]
         note = "" if not fr["non_2xx"] else f" ({fr['non_2xx']} non-2xx!)"
-        self.rows.append(Row("5", f"cached lookups, 32 clients ({gen}), gthread 2×8: "
-                             "1 org, 1 product", per_s(fr["per_s"]) + note,
-                             f"{per_s(bare['per_s'])} bare Flask + 1 Redis GET",
-                             x(ratio), "≥ 0.60×", verdict(ratio >= 0.6 and not fr["non_2xx"])))
+        self.rows.append(
+            Row(
+                "5",
+                f"cached lookups, 32 clients ({gen}), gthread 2×8: 1 org, 1 product",
+                per_s(fr["per_s"]) + note,
+                f"{per_s(bare['per_s'])} bare Flask + 1 Redis GET",
+                x(ratio),
+                "≥ 0.60×",
+                verdict(ratio >= 0.6 and not fr["non_2xx"]),
+            )
+        )
         ratio = fr_spread["per_s"] / bare["per_s"]
         note = "" if not fr_spread["non_2xx"] else f" ({fr_spread['non_2xx']} non-2xx!)"
-        self.rows.append(Row("5", "cached lookups, same, spread over 32 orgs × 32 products",
-                             per_s(fr_spread["per_s"]) + note, "(same bare run)", x(ratio),
-                             "(diagnostic)", ""))
+        self.rows.append(
+            Row(
+                "5",
+                "cached lookups, same, spread over 32 orgs × 32 products",
+                per_s(fr_spread["per_s"]) + note,
+                "(same bare run)",
+                x(ratio),
+                "(diagnostic)",
+                "",
+            )
+        )
 
     def _spread_lookups(self, n: int) -> list[tuple[str, dict[str, str]]]:
         import requests
@@ -362,8 +497,9 @@ class Bench:
         for i in range(n):
             headers = unlimited_tenant(self.engine)[0].headers
             pid = str(700_888_000 + i)
-            resp = requests.post(f"{self.api_url}/v1/products/{pid}/refresh", headers=headers,
-                                 timeout=60)
+            resp = requests.post(
+                f"{self.api_url}/v1/products/{pid}/refresh", headers=headers, timeout=60
+            )
             if resp.status_code != 200:
                 raise BenchError(f"refresh of {pid} answered {resp.status_code}")
             out.append((f"/v1/products/{pid}", headers))
@@ -382,5 +518,12 @@ class Bench:
             self.phase("5", "cached lookup throughput", self.cached_lookups)
             self.phase("3", "end-to-end throughput (and 7: memory)", self.throughput)
         if "7" in self.only and "3" not in self.only:
-            self.rows.append(Row("7", "peak RSS", f"API {mib(self.api_peak_rss)}", "",
-                                 result="(worker: run with 3)"))
+            self.rows.append(
+                Row(
+                    "7",
+                    "peak RSS",
+                    f"API {mib(self.api_peak_rss)}",
+                    "",
+                    result="(worker: run with 3)",
+                )
+            )

@@ -72,8 +72,10 @@ def _refresh(stack: Stack, n: int, profiler: Profiler) -> None:
     t0 = time.perf_counter()
     with profiler:
         outcomes = [run_job(rt, job_id, "reviews") for job_id in ids]
-    log(f"{n} review jobs run in-process: {(time.perf_counter() - t0) / n * 1000:.2f} ms each "
-        f"(under the profiler), outcomes {sorted(set(outcomes))}")
+    log(
+        f"{n} review jobs run in-process: {(time.perf_counter() - t0) / n * 1000:.2f} ms each "
+        f"(under the profiler), outcomes {sorted(set(outcomes))}"
+    )
     rt.close()
 
 
@@ -86,8 +88,12 @@ def _admit(stack: Stack, n: int, profiler: Profiler) -> None:
     for i in range(n + 50):
         if i == 50:
             profiler.start()
-        g.admit([w], cooldown=(g.cooldown_key(1, f"B{i:09d}", "amazon.de"), 60),
-                slot=(g.slot_key(1), 10**9, 3600), job_id=i + 1)
+        g.admit(
+            [w],
+            cooldown=(g.cooldown_key(1, f"B{i:09d}", "amazon.de"), 60),
+            slot=(g.slot_key(1), 10**9, 3600),
+            job_id=i + 1,
+        )
     profiler.stop()
 
 
@@ -102,15 +108,18 @@ def _api(stack: Stack, n: int, profiler: Profiler, what: str) -> None:
     settings = stack.settings()
     app = create_app(settings, publisher=CeleryPublisher(create_celery(settings)))
     rt = app.extensions["freshet"]
-    make_catalog(rt.engine, batch_accept.CATALOG, "shopify",
-                 [batch_accept.catalog_domain(stack.sim_host)])
+    make_catalog(
+        rt.engine, batch_accept.CATALOG, "shopify", [batch_accept.catalog_domain(stack.sim_host)]
+    )
     tenant, _ = unlimited_tenant(rt.engine, catalogs=[batch_accept.CATALOG])
     client = app.test_client()
     if what == "batch":
+
         def call(i: int) -> int:
             body = {"targets": batch_accept.targets(stack.sim_url, 500, f"p{i}")}
-            return client.post("/v1/products/refresh", json=body,
-                               headers=tenant.headers).status_code
+            return client.post(
+                "/v1/products/refresh", json=body, headers=tenant.headers
+            ).status_code
     else:
         worker = stack.start_worker("worker", 4, app=create_celery(settings))
         pid = "700999999"
@@ -120,6 +129,7 @@ def _api(stack: Stack, n: int, profiler: Profiler, what: str) -> None:
 
         def call(i: int) -> int:
             return client.get(f"/v1/products/{pid}", headers=tenant.headers).status_code
+
     statuses = [call(i) for i in range(10)]
     with profiler:
         statuses = [call(i) for i in range(n)]
@@ -128,13 +138,19 @@ def _api(stack: Stack, n: int, profiler: Profiler, what: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench.profile", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="bench.profile",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("what", choices=["refresh", "admit", "lookup", "batch"])
     p.add_argument("-n", type=int, default=0, help="how many (default per target)")
     p.add_argument("--html", help="write pyinstrument's HTML report here")
-    p.add_argument("--cpu", action="store_true",
-                   help="cProfile (CPU time per function) instead of pyinstrument (wall)")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="cProfile (CPU time per function) instead of pyinstrument (wall)",
+    )
     args = p.parse_args(argv)
     n = args.n or {"refresh": 200, "admit": 5000, "lookup": 2000, "batch": 20}[args.what]
     profiler: Any = _CProfile() if args.cpu else Profiler(interval=0.0005)

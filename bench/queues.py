@@ -22,8 +22,7 @@ UNACKED = "unacked"
 
 
 def pause(app: Celery, hostname: str, queue: str) -> None:
-    replies = app.control.cancel_consumer(queue, destination=[hostname], reply=True,
-                                          timeout=5)
+    replies = app.control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=5)
     if not replies:
         raise BenchError(f"{hostname} did not answer cancel_consumer({queue})")
 
@@ -61,16 +60,26 @@ def active_count(app: Celery, hostname: str) -> int:
     return len(active.get(hostname, []))
 
 
-def wait_raw_drained(app: Celery, client: redis.Redis, hostname: str, queue: str, task: str,
-                     expected_total: int, timeout: float) -> float:
+def wait_raw_drained(
+    app: Celery,
+    client: redis.Redis,
+    hostname: str,
+    queue: str,
+    task: str,
+    expected_total: int,
+    timeout: float,
+) -> float:
     """Wait until the worker has taken `expected_total` tasks of `task` in all and none is
     running or unacknowledged; returns perf_counter() when that was first seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if queue_empty(client, queue):
             seen = time.perf_counter()
-            if (accepted_total(app, hostname, task) >= expected_total
-                    and active_count(app, hostname) == 0 and queue_empty(client, queue)):
+            if (
+                accepted_total(app, hostname, task) >= expected_total
+                and active_count(app, hostname) == 0
+                and queue_empty(client, queue)
+            ):
                 return seen
         time.sleep(0.005)
     raise BenchError(f"{queue} did not drain within {timeout:.0f}s")
@@ -93,21 +102,36 @@ class JobSet:
 def job_progress(engine: Engine, jobs: JobSet) -> dict[str, Any]:
     cond, params = jobs.where()
     # `cond` is one of JobSet's two fixed conditions; every value is bound.
-    sql = ("SELECT count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled')),"  # noqa: S608
-           " count(*) FILTER (WHERE status = 'completed'),"
-           " count(*) FILTER (WHERE status = 'failed'),"
-           " min(started_at), max(finished_at),"
-           " avg(extract(epoch FROM finished_at - started_at)), count(*), min(created_at)"
-           " FROM jobs WHERE " + cond)
+    sql = (
+        "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed', 'cancelled')),"  # noqa: S608
+        " count(*) FILTER (WHERE status = 'completed'),"
+        " count(*) FILTER (WHERE status = 'failed'),"
+        " min(started_at), max(finished_at),"
+        " avg(extract(epoch FROM finished_at - started_at)), count(*), min(created_at)"
+        " FROM jobs WHERE " + cond
+    )
     with engine.connect() as conn:
         row = conn.execute(text(sql), params).one()
-    return {"done": row[0], "completed": row[1], "failed": row[2], "first_started": row[3],
-            "last_finished": row[4], "mean_run_s": float(row[5] or 0), "rows": row[6],
-            "first_created": row[7]}
+    return {
+        "done": row[0],
+        "completed": row[1],
+        "failed": row[2],
+        "first_started": row[3],
+        "last_finished": row[4],
+        "mean_run_s": float(row[5] or 0),
+        "rows": row[6],
+        "first_created": row[7],
+    }
 
 
-def wait_jobs_done(engine: Engine, client: redis.Redis, jobs: JobSet, queue_names: list[str],
-                   expected: int, timeout: float) -> tuple[float, dict[str, Any]]:
+def wait_jobs_done(
+    engine: Engine,
+    client: redis.Redis,
+    jobs: JobSet,
+    queue_names: list[str],
+    expected: int,
+    timeout: float,
+) -> tuple[float, dict[str, Any]]:
     """Wait until `expected` jobs of the set have ended and every message is acknowledged."""
     deadline = time.monotonic() + timeout
     progress: dict[str, Any] = {}
@@ -115,8 +139,9 @@ def wait_jobs_done(engine: Engine, client: redis.Redis, jobs: JobSet, queue_name
         progress = job_progress(engine, jobs)
         if progress["done"] >= expected:
             seen = time.perf_counter()
-            while (not all(queue_empty(client, q) for q in queue_names)
-                   and time.monotonic() < deadline):
+            while (
+                not all(queue_empty(client, q) for q in queue_names) and time.monotonic() < deadline
+            ):
                 time.sleep(0.005)
             return seen, progress
         time.sleep(0.02)

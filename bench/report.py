@@ -55,15 +55,20 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu": model or platform.processor(),
-            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "kernel": platform.release(),
-            "load_avg_at_start": [round(v, 2) for v in os.getloadavg()]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
 
 
 def table(rows: list[Row]) -> str:
-    head = Row("#", "measurement", "Freshet", "baseline (raw parts, same run)", "ratio",
-               "target", "result")
+    head = Row(
+        "#", "measurement", "Freshet", "baseline (raw parts, same run)", "ratio", "target", "result"
+    )
     cols = ("measure", "what", "freshet", "baseline", "ratio", "target", "result")
     data = [[getattr(r, c) for c in cols] for r in [head, *rows]]
     widths = [max(len(d[i]) for d in data) for i in range(len(cols))]
@@ -76,8 +81,10 @@ def table(rows: list[Row]) -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    out = ["| # | measurement | Freshet | baseline (raw parts, same run) | ratio | target | "
-           "result |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| # | measurement | Freshet | baseline (raw parts, same run) | ratio | target | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         cells = [r.measure, r.what, r.freshet, r.baseline, r.ratio, r.target, r.result]
         out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")

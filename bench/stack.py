@@ -36,8 +36,7 @@ class BenchError(RuntimeError):
     pass
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               every: float = 0.05) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -56,9 +55,15 @@ class Proc:
         self.name = name
         self.log_path = logdir / f"{name}.log"
         self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.ps = psutil.Process(self.popen.pid)
 
     @property
@@ -70,8 +75,10 @@ class Proc:
 
     def check_alive(self) -> None:
         if not self.alive():
-            raise BenchError(f"{self.name} exited with {self.popen.returncode}; "
-                             f"last lines of {self.log_path}:\n{self.tail()}")
+            raise BenchError(
+                f"{self.name} exited with {self.popen.returncode}; "
+                f"last lines of {self.log_path}:\n{self.tail()}"
+            )
 
     def tail(self, n: int = 25) -> str:
         try:
@@ -147,7 +154,9 @@ class Stack:
         """What the bench's API and workers run with: production defaults, pointed at this
         run's services, with the limits that would stop a load test turned off."""
         return dict(
-            database_url=self.database_url, redis_url=self.redis_url, env="bench",
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            env="bench",
             allowed_private_hosts=(self.sim_host,),
             amazon_base_url=self.sim_url + "/amazon/{marketplace}",
             walmart_base_url=self.sim_url + "/walmart",
@@ -164,9 +173,12 @@ class Stack:
     def env(self, **extra: str) -> dict[str, str]:
         from freshet.settings import env_name
 
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("FRESHET_") and k not in (
-                   "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PORT")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("FRESHET_")
+            and k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PORT")
+        }
         for name, value in self.settings_overrides().items():
             env[env_name(name)] = ",".join(value) if isinstance(value, tuple) else str(value)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -186,8 +198,7 @@ class Stack:
     @contextlib.contextmanager
     def up(cls, log: Callable[[str], None] = print) -> Iterator[Stack]:
         workdir = Path(tempfile.mkdtemp(prefix="freshet-bench-"))
-        stack = cls(workdir=workdir, redis_port=free_port(), database_url="",
-                    sim_port=free_port())
+        stack = cls(workdir=workdir, redis_port=free_port(), database_url="", sim_port=free_port())
         try:
             stack._start_redis()
             log(f"redis on {stack.redis_port}")
@@ -212,18 +223,38 @@ class Stack:
 
     def _start_redis(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        proc = self.spawn("redis", [binary, "--port", str(self.redis_port), "--bind",
-                                    "127.0.0.1", "--save", "", "--appendonly", "no",
-                                    "--dir", str(self.workdir), "--loglevel", "warning"])
+        proc = self.spawn(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--loglevel",
+                "warning",
+            ],
+        )
         client = redis.Redis(port=self.redis_port, socket_connect_timeout=0.2)
         wait_until(lambda: proc.check_alive() or client.ping(), 10, "redis")
         client.close()
 
     def _start_simulator(self) -> None:
-        proc = self.spawn("simulator", [sys.executable, "-m", "freshet.cli", "simulator",
-                                        "--port", str(self.sim_port)])
-        wait_until(lambda: proc.check_alive() or requests.get(
-            self.sim_url + "/_sim/stats", timeout=1).ok, 30, "simulator")
+        proc = self.spawn(
+            "simulator",
+            [sys.executable, "-m", "freshet.cli", "simulator", "--port", str(self.sim_port)],
+        )
+        wait_until(
+            lambda: proc.check_alive() or requests.get(self.sim_url + "/_sim/stats", timeout=1).ok,
+            30,
+            "simulator",
+        )
 
     def set_faults(self, **faults: Any) -> None:
         requests.put(self.sim_url + "/_sim/faults", json=faults, timeout=5).raise_for_status()
@@ -231,17 +262,35 @@ class Stack:
     def sim_total(self) -> int:
         return int(requests.get(self.sim_url + "/_sim/stats", timeout=5).json()["total"])
 
-    def start_gunicorn(self, name: str, app: str, workers: int = 2, threads: int = 8,
-                       **env: str) -> str:
+    def start_gunicorn(
+        self, name: str, app: str, workers: int = 2, threads: int = 8, **env: str
+    ) -> str:
         """gunicorn as the Procfile runs the API (gthread 2×8), minus the access log."""
         port = free_port()
-        proc = self.spawn(name, [sys.executable, "-m", "gunicorn", "--bind",
-                                 f"127.0.0.1:{port}", "--workers", str(workers),
-                                 "--worker-class", "gthread", "--threads", str(threads),
-                                 "--log-level", "warning", app], **env)
+        proc = self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(threads),
+                "--log-level",
+                "warning",
+                app,
+            ],
+            **env,
+        )
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: proc.check_alive() or requests.get(url + "/healthz", timeout=1).ok,
-                   60, name)
+        wait_until(
+            lambda: proc.check_alive() or requests.get(url + "/healthz", timeout=1).ok, 60, name
+        )
         # Every worker process has imported the app once /healthz answers twice in a row
         # across a few connections; give the second worker its moment too.
         for _ in range(workers * 4):
@@ -249,16 +298,36 @@ class Stack:
                 requests.get(url + "/healthz", timeout=2)
         return url
 
-    def start_worker(self, name: str, concurrency: int, queues: tuple[str, ...] = WORKER_QUEUES,
-                     app: Any = None) -> Proc:
+    def start_worker(
+        self, name: str, concurrency: int, queues: tuple[str, ...] = WORKER_QUEUES, app: Any = None
+    ) -> Proc:
         """A Celery worker as the Procfile runs it (threads pool, events on)."""
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@bench"
-        proc = self.spawn(name, [sys.executable, "-m", "celery", "-A", "bench.celery_app",
-                                 "worker", "--loglevel", "INFO", "--queues", ",".join(queues),
-                                 "--concurrency", str(concurrency), "--pool", "threads", "-E",
-                                 "-n", hostname])
+        proc = self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bench.celery_app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                ",".join(queues),
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                "threads",
+                "-E",
+                "-n",
+                hostname,
+            ],
+        )
         proc.hostname = hostname  # type: ignore[attr-defined]
         if app is not None:
+
             def pinged() -> bool:
                 proc.check_alive()
                 return bool(app.control.ping(destination=[hostname], timeout=0.5))

@@ -20,9 +20,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
     if not seconds:
         return {"n": 0}
-    return {"n": len(seconds), "p50_ms": percentile(seconds, 50) * 1000,
-            "p95_ms": percentile(seconds, 95) * 1000, "p99_ms": percentile(seconds, 99) * 1000,
-            "mean_ms": sum(seconds) / len(seconds) * 1000}
+    return {
+        "n": len(seconds),
+        "p50_ms": percentile(seconds, 50) * 1000,
+        "p95_ms": percentile(seconds, 95) * 1000,
+        "p99_ms": percentile(seconds, 99) * 1000,
+        "mean_ms": sum(seconds) / len(seconds) * 1000,
+    }
 
 
 def rate(count: int, fn: Callable[[], None]) -> float:

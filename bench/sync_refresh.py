@@ -33,23 +33,35 @@ def timeline(engine: Engine, since: dt.datetime) -> dict[str, Any]:
     claim: commit, publish, broker, worker pick-up) and run (claim to finish: fetch, parse,
     store); the rest of the request is the API's before and after."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT extract(epoch FROM started_at - created_at),"
-            " extract(epoch FROM finished_at - started_at) FROM jobs"
-            " WHERE kind = 'product' AND created_at >= :t AND finished_at IS NOT NULL"),
-            {"t": since}).all()
+        rows = conn.execute(
+            text(
+                "SELECT extract(epoch FROM started_at - created_at),"
+                " extract(epoch FROM finished_at - started_at) FROM jobs"
+                " WHERE kind = 'product' AND created_at >= :t AND finished_at IS NOT NULL"
+            ),
+            {"t": since},
+        ).all()
     if not rows:
         return {}
     queued = [float(r[0]) for r in rows]
     run = [float(r[1]) for r in rows]
-    return {"jobs": len(rows), "queued_p50_ms": percentile(queued, 50) * 1000,
-            "queued_p99_ms": percentile(queued, 99) * 1000,
-            "run_p50_ms": percentile(run, 50) * 1000, "run_p99_ms": percentile(run, 99) * 1000}
+    return {
+        "jobs": len(rows),
+        "queued_p50_ms": percentile(queued, 50) * 1000,
+        "queued_p99_ms": percentile(queued, 99) * 1000,
+        "run_p50_ms": percentile(run, 50) * 1000,
+        "run_p99_ms": percentile(run, 99) * 1000,
+    }
 
 
-def measure(api_url: str, sim_url: str, sim_total: Callable[[], int],
-            header_sets: list[dict[str, str]], ids: list[str],
-            engine: Engine | None = None) -> dict[str, Any]:
+def measure(
+    api_url: str,
+    sim_url: str,
+    sim_total: Callable[[], int],
+    header_sets: list[dict[str, str]],
+    ids: list[str],
+    engine: Engine | None = None,
+) -> dict[str, Any]:
     sessions = [requests.Session() for _ in header_sets]
     for s, h in zip(sessions, header_sets, strict=True):
         s.headers.update(h)
@@ -76,10 +88,14 @@ def measure(api_url: str, sim_url: str, sim_total: Callable[[], int],
             direct.append(time.perf_counter() - t0)
     out = summary_ms(times)
     up50, up99 = percentile(direct, 50) * 1000, percentile(direct, 99) * 1000
-    out.update(statuses=statuses, upstream_fetches_per_refresh=fetches,
-               direct_get=summary_ms(direct),
-               added_p50_ms=out["p50_ms"] - fetches * up50,
-               added_p99_ms=out["p99_ms"] - fetches * up50,
-               upstream_p99_ms=up99, sample_body_keys=sorted(first_body or {}),
-               timeline=timeline(engine, since) if engine is not None else {})
+    out.update(
+        statuses=statuses,
+        upstream_fetches_per_refresh=fetches,
+        direct_get=summary_ms(direct),
+        added_p50_ms=out["p50_ms"] - fetches * up50,
+        added_p99_ms=out["p99_ms"] - fetches * up50,
+        upstream_p99_ms=up99,
+        sample_body_keys=sorted(first_body or {}),
+        timeline=timeline(engine, since) if engine is not None else {},
+    )
     return out

@@ -13,13 +13,19 @@ from freshet.tenants import Principal
 from tests.factories import Tenant, make_tenant
 
 MARKETPLACE = "amazon.de"
-UNLIMITED = dict(monthly_tokens=1_000_000_000, review_jobs_per_month=100_000_000,
-                 concurrent_jobs=10_000_000, asin_cooldown_seconds=60,
-                 requests_per_minute=10_000_000, marketplaces=[MARKETPLACE])
+UNLIMITED = dict(
+    monthly_tokens=1_000_000_000,
+    review_jobs_per_month=100_000_000,
+    concurrent_jobs=10_000_000,
+    asin_cooldown_seconds=60,
+    requests_per_minute=10_000_000,
+    marketplaces=[MARKETPLACE],
+)
 
 
-def unlimited_tenant(engine: Engine, catalogs: list[str] | None = None,
-                     **plan: Any) -> tuple[Tenant, Principal]:
+def unlimited_tenant(
+    engine: Engine, catalogs: list[str] | None = None, **plan: Any
+) -> tuple[Tenant, Principal]:
     tenant = make_tenant(engine, catalogs=catalogs, **(UNLIMITED | plan))
     with engine.connect() as conn:
         principal = tenants.authenticate(conn, tenant.key)

@@ -21,9 +21,17 @@ from freshet.runtime import Runtime
 from freshet.tenants import Principal
 
 
-def _run(stack: Stack, app: Celery, engine: Engine, concurrency: int, n: int,
-         submit: Callable[[], JobSet], queue_names: list[str], worker_first: bool,
-         api_rss: Callable[[], int] | None) -> dict[str, Any]:
+def _run(
+    stack: Stack,
+    app: Celery,
+    engine: Engine,
+    concurrency: int,
+    n: int,
+    submit: Callable[[], JobSet],
+    queue_names: list[str],
+    worker_first: bool,
+    api_rss: Callable[[], int] | None,
+) -> dict[str, Any]:
     with PeakRss({"api": api_rss} if api_rss else {}) as rss:
         worker = None
         if worker_first:
@@ -38,19 +46,27 @@ def _run(stack: Stack, app: Celery, engine: Engine, concurrency: int, n: int,
             rss.add("worker", worker.rss_bytes)
         client = stack.redis()
         try:
-            _, progress = queues.wait_jobs_done(engine, client, jobset, queue_names, n,
-                                                timeout=60 + n * 0.2)
+            _, progress = queues.wait_jobs_done(
+                engine, client, jobset, queue_names, n, timeout=60 + n * 0.2
+            )
             cpu = worker.cpu_seconds()
         finally:
             client.close()
             stack.stop(worker.name)
     drain_s = (progress["last_finished"] - progress["first_started"]).total_seconds()
-    out = {"n": n, "concurrency": concurrency, "submit_s": submit_s,
-           "drain_per_s": n / drain_s, "drain_s": drain_s,
-           "completed": progress["completed"], "failed": progress["failed"],
-           "mean_run_ms": progress["mean_run_s"] * 1000,
-           # the worker's start-up included: an upper bound on its CPU per refresh here
-           "worker_cpu_ms_per_refresh": cpu / n * 1000, "peak_rss": dict(rss.peaks)}
+    out = {
+        "n": n,
+        "concurrency": concurrency,
+        "submit_s": submit_s,
+        "drain_per_s": n / drain_s,
+        "drain_s": drain_s,
+        "completed": progress["completed"],
+        "failed": progress["failed"],
+        "mean_run_ms": progress["mean_run_s"] * 1000,
+        # the worker's start-up included: an upper bound on its CPU per refresh here
+        "worker_cpu_ms_per_refresh": cpu / n * 1000,
+        "peak_rss": dict(rss.peaks),
+    }
     if worker_first:
         e2e_s = (progress["last_finished"] - started).total_seconds()
         out.update(e2e_s=e2e_s, per_s=n / e2e_s)
@@ -59,11 +75,21 @@ def _run(stack: Stack, app: Celery, engine: Engine, concurrency: int, n: int,
     return out
 
 
-def measure_batch(*, stack: Stack, app: Celery, engine: Engine, api_url: str,
-                  headers: dict[str, str], n: int, concurrency: int, tag: str,
-                  api_rss: Callable[[], int] | None) -> dict[str, Any]:
+def measure_batch(
+    *,
+    stack: Stack,
+    app: Celery,
+    engine: Engine,
+    api_url: str,
+    headers: dict[str, str],
+    n: int,
+    concurrency: int,
+    tag: str,
+    api_rss: Callable[[], int] | None,
+) -> dict[str, Any]:
     """A running worker; n targets POSTed in batches of 500; from the first POST to the last
     target finished (acceptance, the fan-out and every fetch included)."""
+
     def submit() -> JobSet:
         wids, _ = batch_accept.post_batches(api_url, stack.sim_url, headers, n, tag.lower())
         return JobSet(workflow_ids=tuple(wids))
@@ -73,11 +99,21 @@ def measure_batch(*, stack: Stack, app: Celery, engine: Engine, api_url: str,
     return out
 
 
-def measure_reviews(*, stack: Stack, app: Celery, engine: Engine, rt: Runtime,
-                    principal: Principal, n: int, concurrency: int, tag: str,
-                    api_rss: Callable[[], int] | None) -> dict[str, Any]:
+def measure_reviews(
+    *,
+    stack: Stack,
+    app: Celery,
+    engine: Engine,
+    rt: Runtime,
+    principal: Principal,
+    n: int,
+    concurrency: int,
+    tag: str,
+    api_rss: Callable[[], int] | None,
+) -> dict[str, Any]:
     """n review jobs submitted through the domain with no worker running, then a worker
     started: first claim to last finish, as Postgres recorded them."""
+
     def submit() -> JobSet:
         ids = submit_reviews(rt, principal, asins(tag, n))
         return JobSet(min(ids), max(ids))

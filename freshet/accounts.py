@@ -17,36 +17,49 @@ def report(rt: Runtime, principal: Principal) -> dict[str, Any]:
     plan = principal.plan
     with rt.engine.connect() as conn:
         used = usage.used(conn, principal.org_id)
-        in_flight = dict(conn.execute(
-            select(jobs.c.kind, func.count()).where(
-                jobs.c.org_id == principal.org_id, jobs.c.status.in_(("queued", "running")))
-            .group_by(jobs.c.kind)).all())
+        in_flight = dict(
+            conn.execute(
+                select(jobs.c.kind, func.count())
+                .where(jobs.c.org_id == principal.org_id, jobs.c.status.in_(("queued", "running")))
+                .group_by(jobs.c.kind)
+            ).all()
+        )
     g = rt.guards
     windows = {
-        "requestsPerMinute": RateWindow(f"org:{principal.org_id}:submit",
-                                        plan.requests_per_minute),
-        "forceRefreshesPerMinute": RateWindow(f"org:{principal.org_id}:force",
-                                              plan.force_refresh_per_minute),
+        "requestsPerMinute": RateWindow(f"org:{principal.org_id}:submit", plan.requests_per_minute),
+        "forceRefreshesPerMinute": RateWindow(
+            f"org:{principal.org_id}:force", plan.force_refresh_per_minute
+        ),
     }
     limits: dict[str, Any] = {}
     for name, window in windows.items():
         remaining, reset = g.peek_rate(window)
-        limits[name] = {"limit": window.limit, "remaining": remaining,
-                        "resetSeconds": round(reset, 3)}
+        limits[name] = {
+            "limit": window.limit,
+            "remaining": remaining,
+            "resetSeconds": round(reset, 3),
+        }
     review_in_flight = int(in_flight.get("reviews", 0))
-    limits["concurrentJobs"] = {"limit": plan.concurrent_jobs,
-                                "remaining": max(plan.concurrent_jobs - review_in_flight, 0)}
+    limits["concurrentJobs"] = {
+        "limit": plan.concurrent_jobs,
+        "remaining": max(plan.concurrent_jobs - review_in_flight, 0),
+    }
     limits["asinCooldownSeconds"] = plan.asin_cooldown_seconds
     period = usage.current_period()
     return {
         "organization": principal.org_name,
         "plan": {"name": plan.name, "marketplaces": list(plan.marketplaces)},
-        "period": {"start": period.isoformat(),
-                   "resetsAt": usage.next_period_start().isoformat()},
-        "tokens": {"limit": plan.monthly_tokens, "used": used["tokens"],
-                   "remaining": max(plan.monthly_tokens - used["tokens"], 0)},
-        "reviewJobs": {"limit": plan.review_jobs_per_month, "used": used["review_jobs"],
-                       "remaining": max(plan.review_jobs_per_month - used["review_jobs"], 0)},
+        "period": {"start": period.isoformat(), "resetsAt": usage.next_period_start().isoformat()},
+        "tokens": {
+            "limit": plan.monthly_tokens,
+            "used": used["tokens"],
+            "remaining": max(plan.monthly_tokens - used["tokens"], 0),
+        },
+        "reviewJobs": {
+            "limit": plan.review_jobs_per_month,
+            "used": used["review_jobs"],
+            "remaining": max(plan.review_jobs_per_month - used["review_jobs"], 0),
+        },
         "jobsInFlight": sum(int(v) for v in in_flight.values()),
         "jobsInFlightByKind": {k: int(v) for k, v in in_flight.items()},
         "limits": limits,

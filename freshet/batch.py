@@ -56,22 +56,33 @@ def invalid(detail: list[dict[str, Any]]) -> Unprocessable:
     first = detail[0]
     where = ".".join(str(p) for p in first["loc"][1:]) or "body"
     more = f" (and {len(detail) - 1} more)" if len(detail) > 1 else ""
-    return Unprocessable(f"{where}: {first['msg']}{more}. Fix the request body; see detail.",
-                         title="Unprocessable request", code="validation_error",
-                         extra={"detail": detail})
+    return Unprocessable(
+        f"{where}: {first['msg']}{more}. Fix the request body; see detail.",
+        title="Unprocessable request",
+        code="validation_error",
+        extra={"detail": detail},
+    )
 
 
 def _rate_limited(adm: Admission) -> RateLimited:
-    return RateLimited("Too many refresh requests this minute; wait for Retry-After and retry.",
-                       title="Rate limit exceeded", code="rate_limit_exceeded",
-                       retry_after=adm.retry_after, extra={"detail": "rate_limit_exceeded"})
+    return RateLimited(
+        "Too many refresh requests this minute; wait for Retry-After and retry.",
+        title="Rate limit exceeded",
+        code="rate_limit_exceeded",
+        retry_after=adm.retry_after,
+        extra={"detail": "rate_limit_exceeded"},
+    )
 
 
 def _not_granted(slugs: list[str]) -> Forbidden:
-    return Forbidden(f"Your key cannot use catalog{'s' if len(slugs) > 1 else ''} "
-                     f"{', '.join(repr(s) for s in slugs)}; remove those targets or ask for a "
-                     "grant.", title="Catalog not granted", code="catalog_not_granted",
-                     extra={"detail": "catalog_not_granted"})
+    return Forbidden(
+        f"Your key cannot use catalog{'s' if len(slugs) > 1 else ''} "
+        f"{', '.join(repr(s) for s in slugs)}; remove those targets or ask for a "
+        "grant.",
+        title="Catalog not granted",
+        code="catalog_not_granted",
+        extra={"detail": "catalog_not_granted"},
+    )
 
 
 # address checks (SSRF) -----------------------------------------------------------------------
@@ -103,16 +114,26 @@ def check_callback(rt: Runtime, url: str) -> None:
     else:
         reason = AddressCheck(rt)(url)
         if reason:
-            problem = (f"callbackUrl points to a private, loopback or link-local address "
-                       f"({reason}); use a public address")
+            problem = (
+                f"callbackUrl points to a private, loopback or link-local address "
+                f"({reason}); use a public address"
+            )
     if problem:
-        raise invalid([{"loc": ["body", "callbackUrl"], "msg": f"Value error, {problem}",
-                        "type": "value_error"}])
+        raise invalid(
+            [
+                {
+                    "loc": ["body", "callbackUrl"],
+                    "msg": f"Value error, {problem}",
+                    "type": "value_error",
+                }
+            ]
+        )
 
 
 # submission ----------------------------------------------------------------------------------
-def submit(rt: Runtime, principal: Principal, req: BatchRequest,
-           request_id: str) -> tuple[dict[str, Any], int, Admission]:
+def submit(
+    rt: Runtime, principal: Principal, req: BatchRequest, request_id: str
+) -> tuple[dict[str, Any], int, Admission]:
     """The answer body and status (202, or 400 when nothing was accepted)."""
     adm = rt.guards.admit([submit_window(principal)])
     if not adm.ok:
@@ -127,8 +148,12 @@ def submit(rt: Runtime, principal: Principal, req: BatchRequest,
         known = _products(conn, batch_targets.uuids_of(req.targets))
     res = batch_targets.resolve(req.targets, granted, known, AddressCheck(rt))
     body: dict[str, Any] = {
-        "requestId": request_id, "submitted": len(req.targets), "workflowId": None,
-        "workflowError": None, "workflowStatus": None, "workflowAttempts": 0,
+        "requestId": request_id,
+        "submitted": len(req.targets),
+        "workflowId": None,
+        "workflowError": None,
+        "workflowStatus": None,
+        "workflowAttempts": 0,
         "accepted": [{"catalog": a.catalog["slug"], "url": a.url} for a in res.accepted],
         "rejected": res.rejected,
     }
@@ -138,19 +163,29 @@ def submit(rt: Runtime, principal: Principal, req: BatchRequest,
     with rt.engine.begin() as conn:
         _write(conn, rt, principal, req, res, workflow_id, request_id)
     launch = workflows.publish_launch(rt, workflow_id, request_id)
-    body.update(workflowId=str(workflow_id), workflowStatus=launch.status,
-                workflowError=launch.error, workflowAttempts=launch.attempts)
-    log.info("batch accepted", extra={"workflow_id": str(workflow_id),
-                                      "accepted": len(res.accepted),
-                                      "rejected": len(res.rejected)})
+    body.update(
+        workflowId=str(workflow_id),
+        workflowStatus=launch.status,
+        workflowError=launch.error,
+        workflowAttempts=launch.attempts,
+    )
+    log.info(
+        "batch accepted",
+        extra={
+            "workflow_id": str(workflow_id),
+            "accepted": len(res.accepted),
+            "rejected": len(res.rejected),
+        },
+    )
     return body, 202, adm
 
 
 def _products(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     if not ids:
         return {}
-    rows = conn.execute(select(products.c.id, products.c.catalog_id, products.c.url)
-                        .where(products.c.id.in_(ids)))
+    rows = conn.execute(
+        select(products.c.id, products.c.catalog_id, products.c.url).where(products.c.id.in_(ids))
+    )
     return {r.id: dict(r._mapping) for r in rows}
 
 
@@ -172,42 +207,83 @@ SELECT :org, :period, j.id, :rid, 'tokens', 'reserve', :tokens FROM j
 """)
 
 
-def _write(conn: Connection, rt: Runtime, principal: Principal, req: BatchRequest,
-           res: batch_targets.Resolution, workflow_id: uuid.UUID, request_id: str) -> None:
+def _write(
+    conn: Connection,
+    rt: Runtime,
+    principal: Principal,
+    req: BatchRequest,
+    res: batch_targets.Resolution,
+    workflow_id: uuid.UUID,
+    request_id: str,
+) -> None:
     n, cost = len(res.accepted), rt.settings.batch_target_tokens
     ids = jobs.allocate_ids(conn, n)
     period = usage.current_period()
     # A batch takes the month's tokens in one conditional UPDATE and writes its per-job
     # reserve rows below, in bulk.
-    if cost and not usage.take_bulk(conn, org_id=principal.org_id, resource="tokens",
-                                    amount=n * cost, limit=principal.plan.monthly_tokens,
-                                    period=period):
+    if cost and not usage.take_bulk(
+        conn,
+        org_id=principal.org_id,
+        resource="tokens",
+        amount=n * cost,
+        limit=principal.plan.monthly_tokens,
+        period=period,
+    ):
         left = principal.plan.monthly_tokens - usage.used(conn, principal.org_id)["tokens"]
         raise PaymentRequired(
             f"This batch needs {n * cost} tokens and {max(left, 0)} are left this month; send "
-            "fewer targets or wait for the monthly reset.", code="payment_required",
-            title="Payment required", extra={"detail": "insufficient_tokens"})
+            "fewer targets or wait for the monthly reset.",
+            code="payment_required",
+            title="Payment required",
+            extra={"detail": "insufficient_tokens"},
+        )
     # What a worker needs of the catalog travels with each job: no catalog lookup per target,
     # and the target runs under the catalog as it was when it was accepted.
     snapshots = {str(a.catalog["id"]): catalog_params(a.catalog) for a in res.accepted}
-    workflows.insert(conn, workflow_id, org_id=principal.org_id, request_id=request_id,
-                     submitted=len(req.targets), accepted=n, rejected=res.rejected,
-                     callback_url=req.callback_url)
-    rows = [{"id": job_id, "idx": a.index, "cat": a.catalog["id"], "url": a.url,
-             "pid": str(a.product_id) if a.product_id else None}
-            for job_id, a in zip(ids, res.accepted, strict=True)]
-    conn.execute(_INSERT_JOBS, {
-        "org": principal.org_id, "queue": jobs.KINDS["batch_target"][1],
-        "max_attempts": rt.settings.max_attempts, "rid": request_id, "wid": workflow_id,
-        "tokens": cost, "period": period, "rows": json.dumps(rows),
-        "catalogs": json.dumps(snapshots)})
+    workflows.insert(
+        conn,
+        workflow_id,
+        org_id=principal.org_id,
+        request_id=request_id,
+        submitted=len(req.targets),
+        accepted=n,
+        rejected=res.rejected,
+        callback_url=req.callback_url,
+    )
+    rows = [
+        {
+            "id": job_id,
+            "idx": a.index,
+            "cat": a.catalog["id"],
+            "url": a.url,
+            "pid": str(a.product_id) if a.product_id else None,
+        }
+        for job_id, a in zip(ids, res.accepted, strict=True)
+    ]
+    conn.execute(
+        _INSERT_JOBS,
+        {
+            "org": principal.org_id,
+            "queue": jobs.KINDS["batch_target"][1],
+            "max_attempts": rt.settings.max_attempts,
+            "rid": request_id,
+            "wid": workflow_id,
+            "tokens": cost,
+            "period": period,
+            "rows": json.dumps(rows),
+            "catalogs": json.dumps(snapshots),
+        },
+    )
 
 
 # the worker's side ---------------------------------------------------------------------------
 def catalog_params(catalog: dict[str, Any]) -> dict[str, Any]:
-    return {"catalog": catalog["slug"], "source": catalog["source"],
-            "domains": list(catalog["domains"]),
-            "politeness_per_second": catalog["politeness_per_second"]}
+    return {
+        "catalog": catalog["slug"],
+        "source": catalog["source"],
+        "domains": list(catalog["domains"]),
+        "politeness_per_second": catalog["politeness_per_second"],
+    }
 
 
 def polite_rate(rt: Runtime, catalog_rate: float | None) -> float:
@@ -234,8 +310,9 @@ def fetch_record(rt: Runtime, params: dict[str, Any], url: str) -> Any:
             raise PermanentSourceError(f"{url} is outside catalog {params['catalog']}")
         scheme = urlsplit(url).scheme.lower()
         return walmart.fetch_product(rt.http, base_url=f"{scheme}://{base}", url=url)
-    raise PermanentSourceError(f"catalog {params['catalog']} has source {source!r}, which "
-                               "cannot refresh products")
+    raise PermanentSourceError(
+        f"catalog {params['catalog']} has source {source!r}, which cannot refresh products"
+    )
 
 
 class BatchTargetHandler:
@@ -253,17 +330,35 @@ class BatchTargetHandler:
     def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
         params = job["params"]
         # The products module's identity: a Walmart item by its id, any other page by its URL.
-        key = (record.item_id if params["source"] == "walmart" and record.item_id
-               else normalize_url(job["url"]))
-        target = Target(params["source"], key, url=job["url"], catalog_id=job["catalog_id"],
-                        domains=tuple(params["domains"]))
+        key = (
+            record.item_id
+            if params["source"] == "walmart" and record.item_id
+            else normalize_url(job["url"])
+        )
+        target = Target(
+            params["source"],
+            key,
+            url=job["url"],
+            catalog_id=job["catalog_id"],
+            domains=tuple(params["domains"]),
+        )
         product_id = store_record(conn, target, record, job["id"])
-        conn.execute(update(jobs_table).where(
-            jobs_table.c.id == job["id"], jobs_table.c.attempt == job["attempt"],
-            jobs_table.c.status == "running").values(product_id=product_id))
-        return {"productId": str(product_id), "productTitle": record.title,
-                "price": record.current_price, "currency": record.currency,
-                "inStock": record.in_stock}
+        conn.execute(
+            update(jobs_table)
+            .where(
+                jobs_table.c.id == job["id"],
+                jobs_table.c.attempt == job["attempt"],
+                jobs_table.c.status == "running",
+            )
+            .values(product_id=product_id)
+        )
+        return {
+            "productId": str(product_id),
+            "productTitle": record.title,
+            "price": record.current_price,
+            "currency": record.currency,
+            "inStock": record.in_stock,
+        }
 
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         if job.get("workflow_id"):

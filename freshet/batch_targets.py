@@ -82,21 +82,31 @@ def _reject(rejected: list, target: dict[str, str], code: str, message: str) -> 
 
 def _url_problem(url: str) -> str | None:
     if len(url) > MAX_URL_LENGTH:
-        return (f"URL is longer than {MAX_URL_LENGTH} characters; send the product page's "
-                "canonical URL.")
+        return (
+            f"URL is longer than {MAX_URL_LENGTH} characters; send the product page's "
+            "canonical URL."
+        )
     if not is_http_url(url):
-        return ("URL must be an absolute http:// or https:// address of a product page; "
-                f"got {url[:100]!r}.")
+        return (
+            "URL must be an absolute http:// or https:// address of a product page; "
+            f"got {url[:100]!r}."
+        )
     return None
 
 
 def _blocked_message(reason: str) -> str:
-    return (f"URL points to a private, loopback or link-local address ({reason}); send the "
-            "product page's public URL.")
+    return (
+        f"URL points to a private, loopback or link-local address ({reason}); send the "
+        "product page's public URL."
+    )
 
 
-def resolve(targets: list[dict[str, str]], granted: list[dict[str, Any]],
-            products: dict[uuid.UUID, dict[str, Any]], blocked: AddressCheck) -> Resolution:
+def resolve(
+    targets: list[dict[str, str]],
+    granted: list[dict[str, Any]],
+    products: dict[uuid.UUID, dict[str, Any]],
+    blocked: AddressCheck,
+) -> Resolution:
     """Each target accepted (resolved to a granted catalog and a URL) or rejected, in order.
 
     `granted`: the catalogs the caller may use (every named catalog must be among them);
@@ -139,54 +149,85 @@ def resolve(targets: list[dict[str, str]], granted: list[dict[str, Any]],
                 continue
         key = (catalog["id"], normalize_url(url))
         if key in seen:
-            _reject(out.rejected, target, "duplicate_target",
-                    f"Same product as target {seen[key]} (catalog '{catalog['slug']}', {url}); "
-                    "send each product once.")
+            _reject(
+                out.rejected,
+                target,
+                "duplicate_target",
+                f"Same product as target {seen[key]} (catalog '{catalog['slug']}', {url}); "
+                "send each product once.",
+            )
             continue
         seen[key] = index
         out.accepted.append(Accepted(index, catalog, url, product_id))
     return out
 
 
-def _by_uuid(target: dict[str, str], pinned: dict[str, Any] | None, by_id: dict[int, dict],
-             products: dict[uuid.UUID, dict[str, Any]]) -> tuple[dict, str, uuid.UUID] | str:
+def _by_uuid(
+    target: dict[str, str],
+    pinned: dict[str, Any] | None,
+    by_id: dict[int, dict],
+    products: dict[uuid.UUID, dict[str, Any]],
+) -> tuple[dict, str, uuid.UUID] | str:
     """(catalog, url, product id), or why no product was found."""
     raw = target["uuid"]
     product_id = parse_uuid(raw)
     product = products.get(product_id) if product_id else None
     where = f"catalog '{pinned['slug']}'" if pinned else "your granted catalogs"
     if product_id is None:
-        return (f"{raw[:60]!r} is not a product uuid; send the uuid Freshet gave the product, "
-                "or its url with its catalog.")
+        return (
+            f"{raw[:60]!r} is not a product uuid; send the uuid Freshet gave the product, "
+            "or its url with its catalog."
+        )
     catalog = by_id.get(product["catalog_id"]) if product else None
     if catalog is None or (pinned is not None and catalog["id"] != pinned["id"]):
-        return (f"No product with uuid {product_id} in {where}; check the uuid"
-                f"{' and the catalog' if pinned else ''}, or send the product's url with its "
-                "catalog instead.")
+        return (
+            f"No product with uuid {product_id} in {where}; check the uuid"
+            f"{' and the catalog' if pinned else ''}, or send the product's url with its "
+            "catalog instead."
+        )
     if not product.get("url"):
-        return (f"Product {product_id} has no product page URL to refresh from; send its url "
-                "with its catalog instead.")
+        return (
+            f"Product {product_id} has no product page URL to refresh from; send its url "
+            "with its catalog instead."
+        )
     return catalog, product["url"], product_id
 
 
-def _by_url(rejected: list, target: dict[str, str], url: str, pinned: dict[str, Any] | None,
-            granted: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _by_url(
+    rejected: list,
+    target: dict[str, str],
+    url: str,
+    pinned: dict[str, Any] | None,
+    granted: list[dict[str, Any]],
+) -> dict[str, Any] | None:
     if pinned is not None:
         if in_catalog(url, pinned):
             return pinned
-        _reject(rejected, target, "url_not_in_catalog",
-                f"URL lies outside catalog '{pinned['slug']}' (domains: "
-                f"{', '.join(pinned['domains'])}); fix the URL or name the catalog it belongs to.")
+        _reject(
+            rejected,
+            target,
+            "url_not_in_catalog",
+            f"URL lies outside catalog '{pinned['slug']}' (domains: "
+            f"{', '.join(pinned['domains'])}); fix the URL or name the catalog it belongs to.",
+        )
         return None
     matches = [c for c in granted if in_catalog(url, c)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        _reject(rejected, target, "product_not_found",
-                "No known product or granted catalog matches this URL; check the URL, or add "
-                "the catalog it belongs to (it must be granted to you).")
+        _reject(
+            rejected,
+            target,
+            "product_not_found",
+            "No known product or granted catalog matches this URL; check the URL, or add "
+            "the catalog it belongs to (it must be granted to you).",
+        )
     else:
-        _reject(rejected, target, "ambiguous_url",
-                "URL matched more than one granted catalog "
-                f"({', '.join(c['slug'] for c in matches)}); include catalog.")
+        _reject(
+            rejected,
+            target,
+            "ambiguous_url",
+            "URL matched more than one granted catalog "
+            f"({', '.join(c['slug'] for c in matches)}); include catalog.",
+        )
     return None

@@ -46,8 +46,10 @@ def explain(exc: BaseException, settings: Settings | None) -> str | None:
     if isinstance(exc, SettingsError):
         return f"bad setting: {exc}"
     if isinstance(exc, OperationalError):
-        return (f"cannot reach Postgres at {db}: {_first_line(exc)} "
-                "(is it running? is DATABASE_URL right?)")
+        return (
+            f"cannot reach Postgres at {db}: {_first_line(exc)} "
+            "(is it running? is DATABASE_URL right?)"
+        )
     if isinstance(exc, ProgrammingError) and "does not exist" in str(exc.orig):
         return f"the database at {db} has no Freshet schema yet: run `freshet db upgrade`"
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
@@ -170,8 +172,11 @@ def db_current(as_json: bool) -> None:
     from store.db import current_revision, head_revision
 
     cur, head = current_revision(engine()), head_revision(_settings().database_url)
-    _out({"current": cur, "head": head, "at_head": cur == head}, as_json,
-         f"current {cur}, head {head}" + ("" if cur == head else " — run `freshet db upgrade`"))
+    _out(
+        {"current": cur, "head": head, "at_head": cur == head},
+        as_json,
+        f"current {cur}, head {head}" + ("" if cur == head else " — run `freshet db upgrade`"),
+    )
 
 
 # plans, orgs, keys ------------------------------------------------------------------------
@@ -187,11 +192,13 @@ def _plan_dict(p: Any) -> dict[str, Any]:
 
 
 def _plan_line(p: dict[str, Any]) -> str:
-    return (f"{p['name']:<10} tokens={p['monthly_tokens']} review_jobs={p['review_jobs_per_month']}"
-            f" concurrent={p['concurrent_jobs']} cooldown={p['asin_cooldown_seconds']}s"
-            f" rpm={p['requests_per_minute']} force/min={p['force_refresh_per_minute']}"
-            f" marketplaces={','.join(p['marketplaces'])}"
-            + (f" catalogs={','.join(p['catalogs'])}" if p["catalogs"] else ""))
+    return (
+        f"{p['name']:<10} tokens={p['monthly_tokens']} review_jobs={p['review_jobs_per_month']}"
+        f" concurrent={p['concurrent_jobs']} cooldown={p['asin_cooldown_seconds']}s"
+        f" rpm={p['requests_per_minute']} force/min={p['force_refresh_per_minute']}"
+        f" marketplaces={','.join(p['marketplaces'])}"
+        + (f" catalogs={','.join(p['catalogs'])}" if p["catalogs"] else "")
+    )
 
 
 @plan.command("list")
@@ -215,8 +222,9 @@ def plan_list(as_json: bool) -> None:
 @click.option("--marketplaces", help="comma separated, e.g. amazon.de,amazon.fr")
 @click.option("--catalogs", help="catalog slugs every organization on this plan may use")
 @json_option
-def plan_set(name: str, as_json: bool, marketplaces: str | None, catalogs: str | None,
-             **values: Any) -> None:
+def plan_set(
+    name: str, as_json: bool, marketplaces: str | None, catalogs: str | None, **values: Any
+) -> None:
     from freshet import tenants
 
     if marketplaces is not None:
@@ -242,8 +250,11 @@ def org_create(name: str, plan_name: str, as_json: bool) -> None:
 
     with engine().begin() as conn:
         org_id = tenants.create_org(conn, name, plan_name)
-    _out({"id": org_id, "name": name, "plan": plan_name}, as_json,
-         f"organization {name} created on plan {plan_name}")
+    _out(
+        {"id": org_id, "name": name, "plan": plan_name},
+        as_json,
+        f"organization {name} created on plan {plan_name}",
+    )
 
 
 @org.command("list")
@@ -283,8 +294,16 @@ def key_create(org_name: str, test_key: bool, label: str | None, as_json: bool) 
 
     with engine().begin() as conn:
         secret, key_id = tenants.create_key(conn, org_name, live=not test_key, label=label)
-    _out({"id": key_id, "org": org_name, "api_key": secret,
-          "prefix": tenants.display_prefix(secret)}, as_json, secret)
+    _out(
+        {
+            "id": key_id,
+            "org": org_name,
+            "api_key": secret,
+            "prefix": tenants.display_prefix(secret),
+        },
+        as_json,
+        secret,
+    )
     if not as_json:
         note("(shown once; store it now — Freshet keeps only its hash)")
 
@@ -297,9 +316,15 @@ def key_list(org_name: str | None, as_json: bool) -> None:
 
     with engine().connect() as conn:
         rows = tenants.list_keys(conn, org_name)
-    _out(rows, as_json, "\n".join(
-        f"{r['id']:>5} {r['prefix']}… {r['org']:<20} "
-        f"{'revoked' if r['revoked_at'] else 'active'}" for r in rows))
+    _out(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['id']:>5} {r['prefix']}… {r['org']:<20} "
+            f"{'revoked' if r['revoked_at'] else 'active'}"
+            for r in rows
+        ),
+    )
 
 
 @key.command("revoke", help="Revoke by key id or display prefix.")
@@ -323,28 +348,45 @@ def catalog() -> None:
 @catalog.command("create")
 @click.argument("slug")
 @click.option("--source", required=True, type=click.Choice(["shopify", "jsonld", "walmart"]))
-@click.option("--domain", "domains", multiple=True, required=True,
-              help="HOST[:PORT][/PATH]; repeat for several")
-@click.option("--politeness", type=click.FloatRange(min=0),
-              help="max requests per second to its hosts")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    required=True,
+    help="HOST[:PORT][/PATH]; repeat for several",
+)
+@click.option(
+    "--politeness", type=click.FloatRange(min=0), help="max requests per second to its hosts"
+)
 @click.option("--update", is_flag=True, help="overwrite an existing catalog")
 @json_option
-def catalog_create(slug: str, source: str, domains: tuple[str, ...], politeness: float | None,
-                   update: bool, as_json: bool) -> None:
+def catalog_create(
+    slug: str,
+    source: str,
+    domains: tuple[str, ...],
+    politeness: float | None,
+    update: bool,
+    as_json: bool,
+) -> None:
     from freshet import tenants
 
     for d in domains:
         if "://" in d or not d.strip("/"):
-            raise click.BadParameter(f"{d!r}: give HOST[:PORT][/PATH], without a scheme",
-                                     param_hint="--domain")
+            raise click.BadParameter(
+                f"{d!r}: give HOST[:PORT][/PATH], without a scheme", param_hint="--domain"
+            )
     try:
         with engine().begin() as conn:
-            cid = tenants.create_catalog(conn, slug, source, list(domains), politeness,
-                                         exist_ok=update)
+            cid = tenants.create_catalog(
+                conn, slug, source, list(domains), politeness, exist_ok=update
+            )
     except tenants.Conflict as exc:
         _fail(f"{exc} (use --update to change it)")
-    _out({"id": cid, "slug": slug, "source": source, "domains": list(domains)}, as_json,
-         f"catalog {slug} ({source}) on {', '.join(domains)}")
+    _out(
+        {"id": cid, "slug": slug, "source": source, "domains": list(domains)},
+        as_json,
+        f"catalog {slug} ({source}) on {', '.join(domains)}",
+    )
 
 
 @catalog.command("list")
@@ -354,8 +396,11 @@ def catalog_list(as_json: bool) -> None:
 
     with engine().connect() as conn:
         rows = tenants.list_catalogs(conn)
-    _out(rows, as_json, "\n".join(
-        f"{r['slug']:<20} {r['source']:<8} {', '.join(r['domains'])}" for r in rows))
+    _out(
+        rows,
+        as_json,
+        "\n".join(f"{r['slug']:<20} {r['source']:<8} {', '.join(r['domains'])}" for r in rows),
+    )
 
 
 @main.command("grant", help="Let an organization use a catalog.")
@@ -371,8 +416,11 @@ def grant_cmd(org_name: str, catalog_slug: str, revoke: bool, as_json: bool) -> 
             tenants.revoke_grant(conn, org_name, catalog_slug)
         else:
             tenants.grant(conn, org_name, catalog_slug)
-    _out({"org": org_name, "catalog": catalog_slug, "granted": not revoke}, as_json,
-         f"{'revoked' if revoke else 'granted'} {catalog_slug} for {org_name}")
+    _out(
+        {"org": org_name, "catalog": catalog_slug, "granted": not revoke},
+        as_json,
+        f"{'revoked' if revoke else 'granted'} {catalog_slug} for {org_name}",
+    )
 
 
 # jobs -----------------------------------------------------------------------------------
@@ -392,8 +440,12 @@ def simulator_cmd(host: str, port: int) -> None:
 
 
 @main.command("parse", help="Print the normalized record a source makes of a saved page.")
-@click.option("--source", "source_name", required=True,
-              type=click.Choice(["shopify", "jsonld", "walmart", "amazon_reviews"]))
+@click.option(
+    "--source",
+    "source_name",
+    required=True,
+    type=click.Choice(["shopify", "jsonld", "walmart", "amazon_reviews"]),
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--url", help="the URL the page was saved from")
 @click.option("--json", "as_json", is_flag=True, help="JSON only (for scripts)")
@@ -447,14 +499,22 @@ def demo_cmd(simulator_url: str | None, api_url: str | None, as_json: bool) -> N
 def settings_cmd(markdown: bool, as_json: bool) -> None:
     rows = describe()
     if as_json:
-        click.echo(json.dumps([{"variable": r[0], "default": r[1],
-                                "meaning": r[2] if len(r) > 2 else ""} for r in rows], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {"variable": r[0], "default": r[1], "meaning": r[2] if len(r) > 2 else ""}
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return
     if markdown:
         click.echo("| variable | default | meaning |\n|---|---|---|")
     for name, default, *meaning in rows:
-        click.echo(f"| `{name}` | `{default}` | {''.join(meaning)} |" if markdown
-                   else f"{name}={default}")
+        click.echo(
+            f"| `{name}` | `{default}` | {''.join(meaning)} |" if markdown else f"{name}={default}"
+        )
 
 
 if __name__ == "__main__":

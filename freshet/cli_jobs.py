@@ -25,8 +25,10 @@ def _cli() -> Any:
 
 def _line(j: dict[str, Any]) -> str:
     what = j.get("asin") or j.get("url") or j.get("product_id") or ""
-    return (f"{j['id']:>8} {j['kind']:<13} {j['status']:<10} attempt={j['attempt']}"
-            f" {j['org']:<16} {what} {j.get('error') or ''}").rstrip()
+    return (
+        f"{j['id']:>8} {j['kind']:<13} {j['status']:<10} attempt={j['attempt']}"
+        f" {j['org']:<16} {what} {j.get('error') or ''}"
+    ).rstrip()
 
 
 @click.group(help="Jobs: list, inspect, retry, cancel; run one sweeper pass.")
@@ -40,11 +42,15 @@ def jobs() -> None:
 @click.option("--org", "org_name")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @json_option
-def list_cmd(status: str | None, kind: str | None, org_name: str | None, limit: int,
-             as_json: bool) -> None:
-    q = (select(jobs_table, organizations.c.name.label("org"))
-         .join(organizations, organizations.c.id == jobs_table.c.org_id)
-         .order_by(jobs_table.c.id.desc()).limit(limit))
+def list_cmd(
+    status: str | None, kind: str | None, org_name: str | None, limit: int, as_json: bool
+) -> None:
+    q = (
+        select(jobs_table, organizations.c.name.label("org"))
+        .join(organizations, organizations.c.id == jobs_table.c.org_id)
+        .order_by(jobs_table.c.id.desc())
+        .limit(limit)
+    )
     if status:
         q = q.where(jobs_table.c.status == status)
     if kind:
@@ -94,9 +100,15 @@ def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int, as_json: b
     ids = list(job_ids)
     if all_failed:
         with rt.engine.connect() as conn:
-            ids += [r[0] for r in conn.execute(
-                select(jobs_table.c.id).where(jobs_table.c.status == "failed")
-                .order_by(jobs_table.c.id.desc()).limit(limit))]
+            ids += [
+                r[0]
+                for r in conn.execute(
+                    select(jobs_table.c.id)
+                    .where(jobs_table.c.status == "failed")
+                    .order_by(jobs_table.c.id.desc())
+                    .limit(limit)
+                )
+            ]
     if not ids:
         raise click.UsageError("name job ids or pass --failed")
     results = []
@@ -108,8 +120,11 @@ def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int, as_json: b
         click.echo(json.dumps(results, indent=2))
         return
     for r in results:
-        click.echo(f"{r['job_id']} -> {r['new_job_id']}" if r["new_job_id"]
-                   else f"{r['job_id']}: {r['result']}")
+        click.echo(
+            f"{r['job_id']} -> {r['new_job_id']}"
+            if r["new_job_id"]
+            else f"{r['job_id']}: {r['result']}"
+        )
     if not any(r["new_job_id"] for r in results):
         raise click.exceptions.Exit(1)
 

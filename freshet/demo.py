@@ -28,8 +28,13 @@ def seed_demo(conn: Connection, simulator_url: str) -> dict[str, Any]:
         tenants.create_catalog(conn, c["slug"], c["source"], c["domains"], exist_ok=True)
         tenants.grant(conn, DEMO_ORG, c["slug"])
     key, _ = tenants.create_key(conn, DEMO_ORG, live=True, label="demo")
-    return {"org": DEMO_ORG, "plan": "free", "api_key": key, "catalogs": cats,
-            "simulator_url": simulator_url}
+    return {
+        "org": DEMO_ORG,
+        "plan": "free",
+        "api_key": key,
+        "catalogs": cats,
+        "simulator_url": simulator_url,
+    }
 
 
 def curl_commands(api_url: str, demo: dict[str, Any]) -> list[str]:
@@ -37,12 +42,12 @@ def curl_commands(api_url: str, demo: dict[str, Any]) -> list[str]:
     sim = demo["simulator_url"].rstrip("/")
     j = '-H "Content-Type: application/json"'
     return [
-        f"curl -s {auth} {j} -d '{{\"asin\": \"B08N5WRWNW\"}}' {api_url}/api/v1/reviews/refresh",
+        f'curl -s {auth} {j} -d \'{{"asin": "B08N5WRWNW"}}\' {api_url}/api/v1/reviews/refresh',
         f"curl -s {auth} {api_url}/api/v1/jobs/<jobId>",
         f"curl -s {auth} '{api_url}/api/v1/reviews?asin=B08N5WRWNW'",
         f"curl -s {auth} {api_url}/v1/products/19667262713",
         f"curl -s -X POST {auth} {api_url}/v1/products/19667262713/refresh",
-        f"curl -s {auth} {j} -d '{{\"targets\": [{{\"catalog\": \"demo-shopify\", \"url\": "
-        f"\"{sim}/shops/demo/products/linen-shirt\"}}]}}' {api_url}/v1/products/refresh",
+        f'curl -s {auth} {j} -d \'{{"targets": [{{"catalog": "demo-shopify", "url": '
+        f'"{sim}/shops/demo/products/linen-shirt"}}]}}\' {api_url}/v1/products/refresh',
         f"curl -s {auth} {api_url}/v1/usage",
     ]

@@ -10,9 +10,16 @@ class FreshetError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, message: str, *, title: str | None = None, code: str | None = None,
-                 status: int | None = None, retry_after: float | None = None,
-                 extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.title = title or self.title

@@ -56,7 +56,7 @@ class _Stale(Exception):
 
 def backoff(rt: Runtime, attempt: int, retry_after: float | None = None) -> float:
     s = rt.settings
-    delay = min(s.retry_backoff_base ** attempt, s.retry_backoff_max)
+    delay = min(s.retry_backoff_base**attempt, s.retry_backoff_max)
     delay *= random.uniform(0.5, 1.5)  # full jitter keeps retries from moving in lockstep
     if retry_after:
         delay = max(delay, retry_after)
@@ -116,13 +116,13 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
             output = handler.fetch(rt, job)
     except TransientSourceError as exc:
         if attempt >= job["max_attempts"]:
-            return _fail(rt, handler, job, f"gave up after {attempt} attempts: {exc}",
-                         "upstream_unavailable")
+            return _fail(
+                rt, handler, job, f"gave up after {attempt} attempts: {exc}", "upstream_unavailable"
+            )
         delay = backoff(rt, attempt, exc.retry_after)
         with rt.engine.begin() as conn:
             requeued = jobs.requeue(conn, job_id, attempt, delay, str(exc))
-        log.warning("job will retry", extra={"job_id": job_id, "delay": delay,
-                                             "reason": str(exc)})
+        log.warning("job will retry", extra={"job_id": job_id, "delay": delay, "reason": str(exc)})
         if requeued:
             raise RetryLater(delay) from exc
         return "stale"
@@ -130,8 +130,9 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
         return _fail(rt, handler, job, str(exc), getattr(exc, "code", "permanent"))
     except Exception as exc:  # a bug or an unexpected page must not loop forever
         log.exception("job crashed", extra={"job_id": job_id})
-        return _fail(rt, handler, job, f"internal error: {type(exc).__name__}: {exc}",
-                     "internal_error")
+        return _fail(
+            rt, handler, job, f"internal error: {type(exc).__name__}: {exc}", "internal_error"
+        )
 
     try:
         with rt.engine.begin() as conn:
@@ -149,8 +150,7 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
 
 def _fail(rt: Runtime, handler: Handler, job: dict[str, Any], reason: str, code: str) -> str:
     with rt.engine.begin() as conn:
-        done = jobs.finish(conn, job["id"], job["attempt"], "failed", error=reason,
-                           error_code=code)
+        done = jobs.finish(conn, job["id"], job["attempt"], "failed", error=reason, error_code=code)
     if not done:
         return "stale"
     handler.after(rt, job, "failed")

@@ -54,8 +54,7 @@ def new_request_id() -> str:
 
 
 def allocate_ids(conn: Connection, n: int = 1) -> list[int]:
-    rows = conn.execute(text("SELECT nextval('jobs_id_seq') FROM generate_series(1, :n)"),
-                        {"n": n})
+    rows = conn.execute(text("SELECT nextval('jobs_id_seq') FROM generate_series(1, :n)"), {"n": n})
     return [int(r[0]) for r in rows]
 
 
@@ -78,8 +77,11 @@ def status_of(conn: Connection, job_id: int) -> str | None:
 
 def mark_dispatched(conn: Connection, job_ids: list[int], delay: float = 0.0) -> None:
     if job_ids:
-        conn.execute(update(jobs).where(jobs.c.id.in_(job_ids), jobs.c.status == "queued")
-                     .values(dispatched_at=func.now() + dt.timedelta(seconds=delay)))
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(job_ids), jobs.c.status == "queued")
+            .values(dispatched_at=func.now() + dt.timedelta(seconds=delay))
+        )
 
 
 def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] | None:
@@ -87,24 +89,42 @@ def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] |
     row = conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status == "queued", jobs.c.leader_job_id.is_(None))
-        .values(status="running", attempt=jobs.c.attempt + 1,
-                lease_until=func.now() + dt.timedelta(seconds=lease_seconds),
-                started_at=func.coalesce(jobs.c.started_at, func.now()), updated_at=func.now())
+        .values(
+            status="running",
+            attempt=jobs.c.attempt + 1,
+            lease_until=func.now() + dt.timedelta(seconds=lease_seconds),
+            started_at=func.coalesce(jobs.c.started_at, func.now()),
+            updated_at=func.now(),
+        )
         .returning(*jobs.c)
     ).first()
     return dict(row._mapping) if row else None
 
 
-def finish(conn: Connection, job_id: int, attempt: int, status: str, *,
-           result: dict[str, Any] | None = None, error: str | None = None,
-           error_code: str | None = None) -> bool:
+def finish(
+    conn: Connection,
+    job_id: int,
+    attempt: int,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    error_code: str | None = None,
+) -> bool:
     """running → completed|failed for the holder of `attempt` only, settling its ledger."""
     assert status in ("completed", "failed")
     res = conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
-        .values(status=status, result=result, error=error, error_code=error_code,
-                lease_until=None, finished_at=func.now(), updated_at=func.now())
+        .values(
+            status=status,
+            result=result,
+            error=error,
+            error_code=error_code,
+            lease_until=None,
+            finished_at=func.now(),
+            updated_at=func.now(),
+        )
     )
     if res.rowcount != 1:
         return False
@@ -115,9 +135,16 @@ def finish(conn: Connection, job_id: int, attempt: int, status: str, *,
 def fail_queued(conn: Connection, job_id: int, error: str, error_code: str) -> bool:
     """Fail a job that never ran (or ran out of attempts between runs)."""
     res = conn.execute(
-        update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
-        .values(status="failed", error=error, error_code=error_code, lease_until=None,
-                finished_at=func.now(), updated_at=func.now())
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
+        .values(
+            status="failed",
+            error=error,
+            error_code=error_code,
+            lease_until=None,
+            finished_at=func.now(),
+            updated_at=func.now(),
+        )
     )
     if res.rowcount != 1:
         return False
@@ -130,30 +157,45 @@ def requeue(conn: Connection, job_id: int, attempt: int, delay: float, error: st
     res = conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
-        .values(status="queued", lease_until=None, error=error, updated_at=func.now(),
-                dispatched_at=func.now() + dt.timedelta(seconds=delay))
+        .values(
+            status="queued",
+            lease_until=None,
+            error=error,
+            updated_at=func.now(),
+            dispatched_at=func.now() + dt.timedelta(seconds=delay),
+        )
     )
     return res.rowcount == 1
 
 
 def extend_lease(conn: Connection, job_id: int, attempt: int, lease_seconds: int) -> bool:
     res = conn.execute(
-        update(jobs).where(jobs.c.id == job_id, jobs.c.attempt == attempt,
-                           jobs.c.status == "running")
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
         .values(lease_until=func.now() + dt.timedelta(seconds=lease_seconds))
     )
     return res.rowcount == 1
 
 
-def cancel(conn: Connection, job_id: int, org_id: int | None = None,
-           reason: str = "cancelled by the caller") -> dict[str, Any] | None:
+def cancel(
+    conn: Connection,
+    job_id: int,
+    org_id: int | None = None,
+    reason: str = "cancelled by the caller",
+) -> dict[str, Any] | None:
     """Mark an open job cancelled (durably) and refund it. None if it was not open."""
     q = update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
     if org_id is not None:
         q = q.where(jobs.c.org_id == org_id)
     row = conn.execute(
-        q.values(status="cancelled", error=reason, error_code="cancelled", lease_until=None,
-                 finished_at=func.now(), updated_at=func.now()).returning(*jobs.c)
+        q.values(
+            status="cancelled",
+            error=reason,
+            error_code="cancelled",
+            lease_until=None,
+            finished_at=func.now(),
+            updated_at=func.now(),
+        ).returning(*jobs.c)
     ).first()
     if row is None:
         return None
@@ -162,8 +204,11 @@ def cancel(conn: Connection, job_id: int, org_id: int | None = None,
 
 
 def open_job_ids_by_org(conn: Connection, kind: str) -> dict[int, list[int]]:
-    rows = conn.execute(select(jobs.c.org_id, jobs.c.id).where(
-        jobs.c.kind == kind, jobs.c.status.in_(("queued", "running"))))
+    rows = conn.execute(
+        select(jobs.c.org_id, jobs.c.id).where(
+            jobs.c.kind == kind, jobs.c.status.in_(("queued", "running"))
+        )
+    )
     out: dict[int, list[int]] = {}
     for org_id, job_id in rows:
         out.setdefault(int(org_id), []).append(int(job_id))
@@ -175,8 +220,10 @@ def publish_after_commit(rt: Runtime, dispatches: list[Dispatch]) -> bool:
     try:
         rt.publisher.publish(dispatches)
     except Exception:
-        log.exception("publish failed; the sweeper will send these jobs",
-                      extra={"job_ids": [d.job_id for d in dispatches]})
+        log.exception(
+            "publish failed; the sweeper will send these jobs",
+            extra={"job_ids": [d.job_id for d in dispatches]},
+        )
         return False
     try:
         with rt.engine.begin() as conn:
@@ -184,6 +231,9 @@ def publish_after_commit(rt: Runtime, dispatches: list[Dispatch]) -> bool:
     except Exception:
         # The jobs are committed and sent: the caller must hear 202. Unmarked, the sweeper
         # sends them once more, and the duplicate delivery is dropped at claim.
-        log.warning("could not mark jobs dispatched", exc_info=True,
-                    extra={"job_ids": [d.job_id for d in dispatches]})
+        log.warning(
+            "could not mark jobs dispatched",
+            exc_info=True,
+            extra={"job_ids": [d.job_id for d in dispatches]},
+        )
     return True

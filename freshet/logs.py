@@ -15,8 +15,7 @@ from typing import Any
 
 from freshet.settings import Settings
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("freshet_log",
-                                                                          default={})  # noqa: B039
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("freshet_log", default={})  # noqa: B039
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -81,9 +80,13 @@ def make_handler(json_lines: bool, stream: Any = None) -> logging.Handler:
     if json_lines:
         from pythonjsonlogger.json import JsonFormatter
 
-        handler.setFormatter(JsonFormatter(
-            FORMAT, rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-            json_default=str))
+        handler.setFormatter(
+            JsonFormatter(
+                FORMAT,
+                rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+                json_default=str,
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(ContextFilter())

@@ -26,37 +26,59 @@ _SLOW = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 # API ------------------------------------------------------------------------------------
 http_requests = Counter(
-    "freshet_http_requests", "API requests by route (the URL rule, not the raw path) and status",
-    ["method", "route", "status"])
+    "freshet_http_requests",
+    "API requests by route (the URL rule, not the raw path) and status",
+    ["method", "route", "status"],
+)
 http_duration = Histogram(
-    "freshet_http_request_duration_seconds", "API request latency by route",
-    ["method", "route"], buckets=_FAST)
+    "freshet_http_request_duration_seconds",
+    "API request latency by route",
+    ["method", "route"],
+    buckets=_FAST,
+)
 guard_refusals = Counter(
-    "freshet_guard_refusals", "Requests or jobs refused by a guard, by reason "
-    "(the error code of a 429, or upstream_politeness for a throttled fetch)", ["reason"])
+    "freshet_guard_refusals",
+    "Requests or jobs refused by a guard, by reason "
+    "(the error code of a 429, or upstream_politeness for a throttled fetch)",
+    ["reason"],
+)
 
 # Workers --------------------------------------------------------------------------------
 tasks = Counter(
-    "freshet_tasks", "Celery tasks run, by task name and final state "
-    "(success, failure, retry)", ["task", "state"])
+    "freshet_tasks",
+    "Celery tasks run, by task name and final state (success, failure, retry)",
+    ["task", "state"],
+)
 task_results = Counter(
-    "freshet_task_results", "What a job task reported: completed, failed, skipped, stale",
-    ["task", "result"])
+    "freshet_task_results",
+    "What a job task reported: completed, failed, skipped, stale",
+    ["task", "result"],
+)
 task_duration = Histogram(
-    "freshet_task_duration_seconds", "Celery task run time by task name and state",
-    ["task", "state"], buckets=_SLOW)
+    "freshet_task_duration_seconds",
+    "Celery task run time by task name and state",
+    ["task", "state"],
+    buckets=_SLOW,
+)
 task_exceptions = Counter(
-    "freshet_task_exceptions", "Exceptions that failed a task, by type", ["task", "exception"])
+    "freshet_task_exceptions", "Exceptions that failed a task, by type", ["task", "exception"]
+)
 task_retries = Counter(
-    "freshet_task_retries", "Tasks scheduled to run again, by reason", ["task", "reason"])
+    "freshet_task_retries", "Tasks scheduled to run again, by reason", ["task", "reason"]
+)
 
 # Upstreams ------------------------------------------------------------------------------
 upstream_fetches = Counter(
-    "freshet_upstream_fetches", "Upstream fetches by source and status "
-    "(ok, an HTTP status, transient, permanent, error)", ["source", "status"])
+    "freshet_upstream_fetches",
+    "Upstream fetches by source and status (ok, an HTTP status, transient, permanent, error)",
+    ["source", "status"],
+)
 upstream_duration = Histogram(
-    "freshet_upstream_fetch_duration_seconds", "Upstream fetch latency by source",
-    ["source"], buckets=_SLOW)
+    "freshet_upstream_fetch_duration_seconds",
+    "Upstream fetch latency by source",
+    ["source"],
+    buckets=_SLOW,
+)
 
 
 def multiprocess_dir() -> str | None:

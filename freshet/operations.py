@@ -10,13 +10,25 @@ from freshet.runtime import Runtime
 from freshet.tenants import get_plan
 from store.tables import organizations
 
-COPIED = ("org_id", "kind", "queue", "workflow_id", "target_index", "catalog_id", "product_id",
-          "url", "asin", "marketplace", "params", "tokens_reserved")
+COPIED = (
+    "org_id",
+    "kind",
+    "queue",
+    "workflow_id",
+    "target_index",
+    "catalog_id",
+    "product_id",
+    "url",
+    "asin",
+    "marketplace",
+    "params",
+    "tokens_reserved",
+)
 
 
-def retry_jobs(rt: Runtime, job_ids: list[int],
-               progress: Callable[[int], Any] = lambda _: None
-               ) -> Iterator[tuple[int, int | None, str]]:
+def retry_jobs(
+    rt: Runtime, job_ids: list[int], progress: Callable[[int], Any] = lambda _: None
+) -> Iterator[tuple[int, int | None, str]]:
     """Each failed or cancelled job runs again as a new job with a fresh reservation."""
     for job_id in job_ids:
         outcome = _retry_one(rt, job_id)  # its transaction ends before anything is yielded
@@ -29,20 +41,39 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
         old = jobs.get(conn, job_id)
         if old is None or old["status"] not in ("failed", "cancelled"):
             return job_id, None, "not failed or cancelled"
-        plan_name = conn.execute(organizations.select().where(
-            organizations.c.id == old["org_id"])).first().plan
+        plan_name = (
+            conn.execute(organizations.select().where(organizations.c.id == old["org_id"]))
+            .first()
+            .plan
+        )
         plan = get_plan(conn, plan_name)
         new_id = jobs.allocate_ids(conn)[0]
         if old["kind"] == "reviews":
-            ok = usage.reserve(conn, org_id=old["org_id"], resource="review_jobs", amount=1,
-                               limit=plan.review_jobs_per_month, job_id=new_id)
+            ok = usage.reserve(
+                conn,
+                org_id=old["org_id"],
+                resource="review_jobs",
+                amount=1,
+                limit=plan.review_jobs_per_month,
+                job_id=new_id,
+            )
         else:
-            ok = usage.reserve(conn, org_id=old["org_id"], resource="tokens",
-                               amount=old["tokens_reserved"], limit=plan.monthly_tokens,
-                               job_id=new_id)
+            ok = usage.reserve(
+                conn,
+                org_id=old["org_id"],
+                resource="tokens",
+                amount=old["tokens_reserved"],
+                limit=plan.monthly_tokens,
+                job_id=new_id,
+            )
         if not ok:
             return job_id, None, "quota or tokens exhausted"
-        jobs.insert(conn, id=new_id, max_attempts=rt.settings.max_attempts,
-                    request_id=old["request_id"], **{k: old[k] for k in COPIED})
+        jobs.insert(
+            conn,
+            id=new_id,
+            max_attempts=rt.settings.max_attempts,
+            request_id=old["request_id"],
+            **{k: old[k] for k in COPIED},
+        )
     jobs.publish_after_commit(rt, [jobs.Dispatch(new_id, old["kind"], old["request_id"])])
     return job_id, new_id, "retried"

@@ -78,8 +78,10 @@ def parse(raw: str, fmt: str | None = None) -> Identifier:
     """The identifier `raw` is; `fmt` says which kind when the shape alone is ambiguous."""
     value = (raw or "").strip()
     if not value or len(value) > 2048:
-        raise _bad("Pass a Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
-                   "URL-encoded product URL.")
+        raise _bad(
+            "Pass a Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
+            "URL-encoded product URL."
+        )
     if fmt is None:
         fmt = _guess(value)
     return Identifier(fmt, _validate(fmt, value))
@@ -106,9 +108,11 @@ def _guess(value: str) -> str:
         return "isbn"
     if _ASIN_RE.match(upper):
         return "asin"
-    raise _bad(f"{value[:80]!r} is not a product id Freshet knows: use a Walmart item id, UPC "
-               "(12 digits), EAN (13), ISBN (10/13), GTIN-14, ASIN (10 letters or digits), a "
-               "product uuid or a URL-encoded product URL, with format= when ambiguous.")
+    raise _bad(
+        f"{value[:80]!r} is not a product id Freshet knows: use a Walmart item id, UPC "
+        "(12 digits), EAN (13), ISBN (10/13), GTIN-14, ASIN (10 letters or digits), a "
+        "product uuid or a URL-encoded product URL, with format= when ambiguous."
+    )
 
 
 def _validate(fmt: str, value: str) -> str:
@@ -143,8 +147,10 @@ def _validate(fmt: str, value: str) -> str:
     if not (value.isdigit() and len(value) == n):
         raise _bad(f"A {fmt.upper()} is {n} digits; use format=item_id for a Walmart item id.")
     if not gtin_ok(value):
-        raise _bad(f"{value} has a wrong check digit for a {fmt.upper()}; use format=item_id if "
-                   "it is a Walmart item id.")
+        raise _bad(
+            f"{value} has a wrong check digit for a {fmt.upper()}; use format=item_id if "
+            "it is a Walmart item id."
+        )
     return value
 
 
@@ -157,18 +163,22 @@ def _codes_clause(ident: Identifier) -> Any:
     if ident.kind == "ean":
         return or_(c.ean == v, c.gtin == gtin14(v))
     if ident.kind == "gtin":
-        return or_(c.gtin == v, c.upc == v[2:] if v.startswith("00") else false(),
-                   c.ean == v[1:] if v.startswith("0") else false())
+        return or_(
+            c.gtin == v,
+            c.upc == v[2:] if v.startswith("00") else false(),
+            c.ean == v[1:] if v.startswith("0") else false(),
+        )
     if ident.kind == "isbn":
-        return or_(c.isbn == v, c.ean == v, c.gtin == gtin14(v)) if len(v) == 13 \
-            else c.isbn == v
+        return or_(c.isbn == v, c.ean == v, c.gtin == gtin14(v)) if len(v) == 13 else c.isbn == v
     return c.asin == ident.value
 
 
 def product_columns() -> list[Any]:
     """Every products column plus the ages (seconds, by the database clock) of each class."""
-    ages = [func.extract("epoch", func.now() - products.c[f"{name}_fetched_at"]).label(
-        f"{name}_age") for name in ("price", "offers", "reviews", "static")]
+    ages = [
+        func.extract("epoch", func.now() - products.c[f"{name}_fetched_at"]).label(f"{name}_age")
+        for name in ("price", "offers", "reviews", "static")
+    ]
     return [*products.c, *ages]
 
 
@@ -176,18 +186,26 @@ def _accessible(rows: list[Any], granted_ids: set[int]) -> list[Any]:
     return [r for r in rows if r.catalog_id is None or r.catalog_id in granted_ids]
 
 
-def resolve(conn: Connection, settings: Settings, principal: Principal, ident: Identifier,
-            retailer: str = DEFAULT_RETAILER) -> tuple[Any | None, Target]:
+def resolve(
+    conn: Connection,
+    settings: Settings,
+    principal: Principal,
+    ident: Identifier,
+    retailer: str = DEFAULT_RETAILER,
+) -> tuple[Any | None, Target]:
     """(the stored product or None, what to fetch). NotFoundError when neither exists."""
     cols = product_columns()
 
     if ident.kind == "item_id" or (ident.kind == "url" and _walmart_item(settings, ident.value)):
         item_id = ident.value if ident.kind == "item_id" else _walmart_item(settings, ident.value)
         if retailer != DEFAULT_RETAILER:
-            raise NotFoundError(f"Item ids are served from walmart only, not {retailer!r}; "
-                                "drop retailer= or pass the product's URL.")
-        row = conn.execute(select(*cols).where(products.c.source == "walmart",
-                                               products.c.key == item_id)).first()
+            raise NotFoundError(
+                f"Item ids are served from walmart only, not {retailer!r}; "
+                "drop retailer= or pass the product's URL."
+            )
+        row = conn.execute(
+            select(*cols).where(products.c.source == "walmart", products.c.key == item_id)
+        ).first()
         return row, walmart_target(settings, str(item_id))
 
     # Item ids need no grant; everything else is looked up among the granted catalogs.
@@ -203,46 +221,64 @@ def resolve(conn: Connection, settings: Settings, principal: Principal, ident: I
             raise NotFoundError("No product with this uuid exists in your catalogs.")
         return found[0], target_of(conn, settings, found[0])
 
-    rows = conn.execute(select(*cols).where(_codes_clause(ident))
-                        .order_by(products.c.updated_at.desc()).limit(20)).all()
+    rows = conn.execute(
+        select(*cols).where(_codes_clause(ident)).order_by(products.c.updated_at.desc()).limit(20)
+    ).all()
     found = _accessible(rows, granted_ids)
     if not found:
         raise NotFoundError(
             f"No known product has {ident.kind.upper()} {ident.value}. Freshet cannot resolve a "
             f"{ident.kind.upper()} to a {retailer} item by itself: look the product up once by "
-            "its Walmart item id (format=item_id) or product URL, then this code works too.")
+            "its Walmart item id (format=item_id) or product URL, then this code works too."
+        )
     return found[0], target_of(conn, settings, found[0])
 
 
 def _walmart_item(settings: Settings, url: str) -> str | None:
     """The item id of a Walmart item-page URL (walmart.com or the configured Walmart base)."""
-    if not (url_matches_domain(url, WALMART_DOMAIN)
-            or url_matches_domain(url, domain_of(settings.walmart_base_url))):
+    if not (
+        url_matches_domain(url, WALMART_DOMAIN)
+        or url_matches_domain(url, domain_of(settings.walmart_base_url))
+    ):
         return None
     match = _WALMART_ITEM_PATH.search(url)
     return match.group(1) if match else None
 
 
-def _resolve_url(conn: Connection, cols: list[Any], granted: list[dict[str, Any]],
-                 url: str) -> tuple[Any | None, Target]:
+def _resolve_url(
+    conn: Connection, cols: list[Any], granted: list[dict[str, Any]], url: str
+) -> tuple[Any | None, Target]:
     matching = [c for c in granted if any(url_matches_domain(url, d) for d in c["domains"])]
     if not matching:
-        raise NotFoundError("No catalog granted to your organization covers this URL; ask for "
-                            "the catalog to be granted, or use an item id.")
+        raise NotFoundError(
+            "No catalog granted to your organization covers this URL; ask for "
+            "the catalog to be granted, or use an item id."
+        )
     # The most specific catalog (longest domain with path) wins when several cover the URL.
-    catalog = max(matching, key=lambda c: max(len(d) for d in c["domains"]
-                                              if url_matches_domain(url, d)))
+    catalog = max(
+        matching, key=lambda c: max(len(d) for d in c["domains"] if url_matches_domain(url, d))
+    )
     key = normalize_url(url)
-    row = conn.execute(select(*cols).where(products.c.source == catalog["source"],
-                                           products.c.key == key)).first()
-    return row, Target(catalog["source"], key, url=url, catalog_id=int(catalog["id"]),
-                       domains=tuple(catalog["domains"]))
+    row = conn.execute(
+        select(*cols).where(products.c.source == catalog["source"], products.c.key == key)
+    ).first()
+    return row, Target(
+        catalog["source"],
+        key,
+        url=url,
+        catalog_id=int(catalog["id"]),
+        domains=tuple(catalog["domains"]),
+    )
 
 
 def walmart_target(settings: Settings, item_id: str) -> Target:
     base = settings.walmart_base_url.rstrip("/")
-    return Target("walmart", item_id, url=f"{base}/ip/{item_id}",
-                  domains=(domain_of(settings.walmart_base_url),))
+    return Target(
+        "walmart",
+        item_id,
+        url=f"{base}/ip/{item_id}",
+        domains=(domain_of(settings.walmart_base_url),),
+    )
 
 
 def target_of(conn: Connection, settings: Settings, row: Any) -> Target:
@@ -251,7 +287,8 @@ def target_of(conn: Connection, settings: Settings, row: Any) -> Target:
         return walmart_target(settings, row.key)
     domains: tuple[str, ...] = ()
     if row.catalog_id is not None:
-        found = conn.execute(select(catalogs.c.domains).where(
-            catalogs.c.id == row.catalog_id)).scalar()
+        found = conn.execute(
+            select(catalogs.c.domains).where(catalogs.c.id == row.catalog_id)
+        ).scalar()
         domains = tuple(found or ())
     return Target(row.source, row.key, url=row.url, catalog_id=row.catalog_id, domains=domains)

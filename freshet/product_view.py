@@ -43,8 +43,16 @@ def needs_fetch(row: Any | None, opts: LookupOptions, settings: Settings) -> boo
 
 
 def _offer(o: dict[str, Any]) -> dict[str, Any]:
-    keys = ("seller_id", "seller_name", "price", "currency", "condition", "in_stock",
-            "shipping_price", "is_buybox")
+    keys = (
+        "seller_id",
+        "seller_name",
+        "price",
+        "currency",
+        "condition",
+        "in_stock",
+        "shipping_price",
+        "is_buybox",
+    )
     return {k: o.get(k) for k in keys}
 
 
@@ -52,9 +60,16 @@ def _review(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r.get(k) for k in ("rating", "title", "text", "author", "date")}
 
 
-def answer(row: Any, opts: LookupOptions, *, history: list[dict[str, Any]],
-           stats: dict[str, Any], tokens_consumed: int, tokens_remaining: int,
-           cached: bool) -> dict[str, Any]:
+def answer(
+    row: Any,
+    opts: LookupOptions,
+    *,
+    history: list[dict[str, Any]],
+    stats: dict[str, Any],
+    tokens_consumed: int,
+    tokens_remaining: int,
+    cached: bool,
+) -> dict[str, Any]:
     d: dict[str, Any] = row.data or {}
     dims = d.get("dimensions") or {}
     offers = d.get("offers") or []
@@ -78,25 +93,31 @@ def answer(row: Any, opts: LookupOptions, *, history: list[dict[str, Any]],
         "secondary_offer_price": d.get("secondary_offer_price"),
         "msrp": d.get("msrp"),
         "weight_lbs": d.get("weight_lbs"),
-        "dimensions": {"height_in": dims.get("height_in"), "width_in": dims.get("width_in"),
-                       "length_in": dims.get("length_in")},
+        "dimensions": {
+            "height_in": dims.get("height_in"),
+            "width_in": dims.get("width_in"),
+            "length_in": dims.get("length_in"),
+        },
         "offers_count": len(offers) if offers else None,
         "seller_id": d.get("seller_id"),
         "seller_name": d.get("seller_name"),
         "average_rating": d.get("average_rating"),
         "review_count": d.get("review_count"),
         "categories": list(d.get("categories") or []),
-        "walmart_url": WALMART_ITEM_URL.format(item_id=item_id) if is_walmart and item_id
-        else None,
+        "walmart_url": WALMART_ITEM_URL.format(item_id=item_id) if is_walmart and item_id else None,
         "in_stock": d.get("in_stock"),
         "offers": [_offer(o) for o in offers] if opts.offers_reviews else [],
         "price_history": history,
         "stats": stats,
-        "review_summary": {"average_rating": d.get("average_rating"),
-                           "total_reviews": d.get("review_count")}
-        if opts.offers_reviews else None,
+        "review_summary": {
+            "average_rating": d.get("average_rating"),
+            "total_reviews": d.get("review_count"),
+        }
+        if opts.offers_reviews
+        else None,
         "top_reviews": [_review(r) for r in d.get("top_reviews") or []]
-        if opts.offers_reviews else [],
+        if opts.offers_reviews
+        else [],
         # Accepted from the vendor's clients; Freshet has nothing to put there (free).
         "cross_retailer": {},
         "seller_context": None,

@@ -25,8 +25,13 @@ class UpstreamNotFound(PermanentSourceError):
 
 def target_of_job(job: dict[str, Any]) -> Target:
     p = job.get("params") or {}
-    return Target(p["source"], p["key"], url=job.get("url"), catalog_id=job.get("catalog_id"),
-                  domains=tuple(p.get("domains") or ()))
+    return Target(
+        p["source"],
+        p["key"],
+        url=job.get("url"),
+        catalog_id=job.get("catalog_id"),
+        domains=tuple(p.get("domains") or ()),
+    )
 
 
 def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
@@ -35,17 +40,20 @@ def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
 
     try:
         if target.source == "walmart" and target.catalog_id is None:
-            return walmart.fetch_product(rt.http, base_url=rt.settings.walmart_base_url,
-                                         item_id=target.key)
+            return walmart.fetch_product(
+                rt.http, base_url=rt.settings.walmart_base_url, item_id=target.key
+            )
         if target.source == "walmart":
             resp = rt.http.get(target.url or target.key, allowed_domains=list(target.domains))
             return walmart.parse_page(resp.text, url=resp.url)
         if target.source == "shopify":
-            return shopify.fetch_product(rt.http, target.url or target.key,
-                                         allowed_domains=list(target.domains))
+            return shopify.fetch_product(
+                rt.http, target.url or target.key, allowed_domains=list(target.domains)
+            )
         if target.source == "jsonld":
-            return jsonld.fetch_product(rt.http, target.url or target.key,
-                                        allowed_domains=list(target.domains))
+            return jsonld.fetch_product(
+                rt.http, target.url or target.key, allowed_domains=list(target.domains)
+            )
     except HttpStatusError as exc:
         if exc.status in (404, 410):
             raise UpstreamNotFound(str(exc)) from exc
@@ -62,8 +70,11 @@ class ProductHandler:
         per_second = rt.settings.politeness_per_second
         if job.get("catalog_id") is not None:
             with rt.engine.connect() as conn:
-                own = conn.execute(select(catalogs.c.politeness_per_second).where(
-                    catalogs.c.id == job["catalog_id"])).scalar()
+                own = conn.execute(
+                    select(catalogs.c.politeness_per_second).where(
+                        catalogs.c.id == job["catalog_id"]
+                    )
+                ).scalar()
             per_second = own if own is not None else per_second
         return rt.guards.polite_wait(host, per_second)
 
@@ -72,10 +83,16 @@ class ProductHandler:
 
     def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
         product_id = product_store.store_record(conn, target_of_job(job), record, job["id"])
-        conn.execute(text("UPDATE jobs SET product_id = :p WHERE id = :id"),
-                     {"p": product_id, "id": job["id"]})
-        result = {"productId": str(product_id), "productTitle": record.title,
-                  "itemId": record.item_id, "price": record.current_price}
+        conn.execute(
+            text("UPDATE jobs SET product_id = :p WHERE id = :id"),
+            {"p": product_id, "id": job["id"]},
+        )
+        result = {
+            "productId": str(product_id),
+            "productTitle": record.title,
+            "itemId": record.item_id,
+            "price": record.current_price,
+        }
         product_flight.settle_completed(conn, job["id"], result, product_id)
         return result
 
@@ -101,15 +118,20 @@ def refresh_hot(rt: Runtime) -> int:
     ahead = max(s.ttl_price - 2 * s.hot_refresh_interval_seconds, 0)
     with rt.engine.connect() as conn:
         rows = conn.execute(
-            select(products).where(
+            select(products)
+            .where(
                 products.c.reads >= s.hot_reads_threshold,
-                products.c.last_read_at > func.now() - text(
-                    f"make_interval(secs => {int(s.hot_read_window_seconds)})"),
+                products.c.last_read_at
+                > func.now() - text(f"make_interval(secs => {int(s.hot_read_window_seconds)})"),
                 (products.c.price_fetched_at.is_(None))
-                | (products.c.price_fetched_at < func.now() - text(
-                    f"make_interval(secs => {float(ahead)})")))
+                | (
+                    products.c.price_fetched_at
+                    < func.now() - text(f"make_interval(secs => {float(ahead)})")
+                ),
+            )
             .order_by(products.c.price_fetched_at.nulls_first())
-            .limit(s.hot_refresh_batch)).all()
+            .limit(s.hot_refresh_batch)
+        ).all()
         targets = [product_ids.target_of(conn, s, r) for r in rows]
     refreshed = 0
     for target in targets:

@@ -64,8 +64,14 @@ def tokens_left(conn: Connection, principal: Principal) -> int:
 
 
 # the request's side -----------------------------------------------------------------------
-def lookup(rt: Runtime, principal: Principal, raw_id: str, opts: LookupOptions,
-           request_id: str, meter: Meter | None = None) -> Outcome:
+def lookup(
+    rt: Runtime,
+    principal: Principal,
+    raw_id: str,
+    opts: LookupOptions,
+    request_id: str,
+    meter: Meter | None = None,
+) -> Outcome:
     """Answer one product request: 200 with the product, or 202 with the job still running."""
     meter = meter or Meter()
     ident = product_ids.parse(raw_id, opts.format)
@@ -89,57 +95,98 @@ def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter)
         return
     if adm.window_index == 0:
         meter.throttle = (rpm, 0, adm.retry_after)
-        raise RateLimited(f"Your plan allows {rpm} product requests per minute; retry after "
-                          "Retry-After seconds.", retry_after=adm.retry_after)
+        raise RateLimited(
+            f"Your plan allows {rpm} product requests per minute; retry after Retry-After seconds.",
+            retry_after=adm.retry_after,
+        )
     remaining, reset = rt.guards.peek_rate(windows[0])
     meter.throttle = (rpm, remaining, reset)
-    raise RateLimited(f"Force refresh is capped at {adm.limit} per minute per organization; "
-                      "retry after Retry-After seconds, or drop force_refresh to read the cache.",
-                      retry_after=adm.retry_after)
+    raise RateLimited(
+        f"Force refresh is capped at {adm.limit} per minute per organization; "
+        "retry after Retry-After seconds, or drop force_refresh to read the cache.",
+        retry_after=adm.retry_after,
+    )
 
 
 def _payment_required(cost: int, left: int) -> PaymentRequired:
-    return PaymentRequired(f"This request costs {cost} tokens and your organization has {left} "
-                           "left this month; drop include_offers_reviews or force_refresh, wait "
-                           "for the monthly reset, or upgrade the plan.")
+    return PaymentRequired(
+        f"This request costs {cost} tokens and your organization has {left} "
+        "left this month; drop include_offers_reviews or force_refresh, wait "
+        "for the monthly reset, or upgrade the plan."
+    )
 
 
-def _from_cache(rt: Runtime, principal: Principal, row: Any, opts: LookupOptions,
-                request_id: str, meter: Meter) -> Outcome:
+def _from_cache(
+    rt: Runtime, principal: Principal, row: Any, opts: LookupOptions, request_id: str, meter: Meter
+) -> Outcome:
     cost = opts.cost
     with rt.engine.begin() as conn:
-        used_after = usage.charge_now(conn, org_id=principal.org_id, amount=cost,
-                                      limit=principal.plan.monthly_tokens, request_id=request_id)
+        used_after = usage.charge_now(
+            conn,
+            org_id=principal.org_id,
+            amount=cost,
+            limit=principal.plan.monthly_tokens,
+            request_id=request_id,
+        )
         if used_after is None:
             meter.tokens_remaining = tokens_left(conn, principal)
             raise _payment_required(cost, meter.tokens_remaining)
         product_store.mark_read(conn, row.id)
         history, stats = product_store.history(conn, row.id)
         meter.tokens_remaining = max(principal.plan.monthly_tokens - used_after, 0)
-    return Outcome(200, answer(row, opts, history=history, stats=stats, tokens_consumed=cost,
-                               tokens_remaining=meter.tokens_remaining, cached=True))
+    return Outcome(
+        200,
+        answer(
+            row,
+            opts,
+            history=history,
+            stats=stats,
+            tokens_consumed=cost,
+            tokens_remaining=meter.tokens_remaining,
+            cached=True,
+        ),
+    )
 
 
-def _submit(rt: Runtime, principal: Principal, target: Target, row: Any | None,
-            opts: LookupOptions, request_id: str, meter: Meter) -> int:
+def _submit(
+    rt: Runtime,
+    principal: Principal,
+    target: Target,
+    row: Any | None,
+    opts: LookupOptions,
+    request_id: str,
+    meter: Meter,
+) -> int:
     """Reserve the tokens and write the job in one transaction; then lead or follow."""
     cost = opts.cost
     with rt.engine.begin() as conn:
         job_id = jobs.allocate_ids(conn)[0]
-        if not usage.reserve(conn, org_id=principal.org_id, resource="tokens", amount=cost,
-                             limit=principal.plan.monthly_tokens, job_id=job_id,
-                             request_id=request_id):
+        if not usage.reserve(
+            conn,
+            org_id=principal.org_id,
+            resource="tokens",
+            amount=cost,
+            limit=principal.plan.monthly_tokens,
+            job_id=job_id,
+            request_id=request_id,
+        ):
             meter.tokens_remaining = tokens_left(conn, principal)
             raise _payment_required(cost, meter.tokens_remaining)  # rolls the job id back
-        jobs.insert(conn, id=job_id, org_id=principal.org_id, kind="product",
-                    max_attempts=rt.settings.max_attempts, request_id=request_id,
-                    product_id=row.id if row is not None else None, url=target.url,
-                    catalog_id=target.catalog_id, tokens_reserved=cost,
-                    params=target.params() | {"force": opts.force,
-                                              "offersReviews": opts.offers_reviews})
+        jobs.insert(
+            conn,
+            id=job_id,
+            org_id=principal.org_id,
+            kind="product",
+            max_attempts=rt.settings.max_attempts,
+            request_id=request_id,
+            product_id=row.id if row is not None else None,
+            url=target.url,
+            catalog_id=target.catalog_id,
+            tokens_reserved=cost,
+            params=target.params() | {"force": opts.force, "offersReviews": opts.offers_reviews},
+        )
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
-
         jobs.publish_after_commit(rt, [jobs.Dispatch(job_id, "product", request_id)])
     else:
         product_flight.attach(rt, job_id, leader)
@@ -148,17 +195,25 @@ def _submit(rt: Runtime, principal: Principal, target: Target, row: Any | None,
 
 def _is_done(rt: Runtime, job_id: int) -> bool:
     with rt.engine.connect() as conn:
-        row = conn.execute(text("SELECT status, leader_job_id FROM jobs WHERE id = :id"),
-                           {"id": job_id}).first()
+        row = conn.execute(
+            text("SELECT status, leader_job_id FROM jobs WHERE id = :id"), {"id": job_id}
+        ).first()
     if row is None or row.status in jobs.TERMINAL:
         return True
     return row.leader_job_id is not None and product_flight.heal(rt, job_id)
 
 
-def _await(rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions,
-           meter: Meter) -> Outcome:
-    signals.wait_for(rt.redis, rt.prefix, job_id, rt.settings.sync_wait_seconds,
-                     lambda: _is_done(rt, job_id), poll_every=0.5)
+def _await(
+    rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions, meter: Meter
+) -> Outcome:
+    signals.wait_for(
+        rt.redis,
+        rt.prefix,
+        job_id,
+        rt.settings.sync_wait_seconds,
+        lambda: _is_done(rt, job_id),
+        poll_every=0.5,
+    )
     with rt.engine.begin() as conn:
         job = jobs.get(conn, job_id)
         assert job is not None
@@ -168,21 +223,33 @@ def _await(rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions,
             if row is not None:
                 product_store.mark_read(conn, row.id)
                 history, stats = product_store.history(conn, row.id)
-                return Outcome(200, answer(row, opts, history=history, stats=stats,
-                                           tokens_consumed=job["tokens_reserved"],
-                                           tokens_remaining=meter.tokens_remaining,
-                                           cached=False))
+                return Outcome(
+                    200,
+                    answer(
+                        row,
+                        opts,
+                        history=history,
+                        stats=stats,
+                        tokens_consumed=job["tokens_reserved"],
+                        tokens_remaining=meter.tokens_remaining,
+                        cached=False,
+                    ),
+                )
     if job["status"] in ("failed", "cancelled", "completed"):
         raise failure_of(job)
     status = "processing" if job["status"] == "running" else job["status"]
-    return Outcome(202, {
-        "jobId": job_id, "status": status,
-        "message": f"The product is still being fetched; poll GET /v1/jobs/{job_id}. Its "
-                   f"{job['tokens_reserved']} tokens are charged only if it completes.",
-        "statusUrl": f"/v1/jobs/{job_id}",
-        "tokens_reserved": job["tokens_reserved"],
-        "tokens_remaining": meter.tokens_remaining,
-    })
+    return Outcome(
+        202,
+        {
+            "jobId": job_id,
+            "status": status,
+            "message": f"The product is still being fetched; poll GET /v1/jobs/{job_id}. Its "
+            f"{job['tokens_reserved']} tokens are charged only if it completes.",
+            "statusUrl": f"/v1/jobs/{job_id}",
+            "tokens_reserved": job["tokens_reserved"],
+            "tokens_remaining": meter.tokens_remaining,
+        },
+    )
 
 
 def failure_of(job: dict[str, Any]) -> FreshetError:
@@ -190,15 +257,31 @@ def failure_of(job: dict[str, Any]) -> FreshetError:
     code, reason = job.get("error_code") or "", job.get("error") or "unknown reason"
     note = "Nothing was charged."
     if job["status"] == "cancelled":
-        return FreshetError(f"The refresh was cancelled: {reason}. {note}", status=409,
-                            code="cancelled", title="Refresh cancelled")
+        return FreshetError(
+            f"The refresh was cancelled: {reason}. {note}",
+            status=409,
+            code="cancelled",
+            title="Refresh cancelled",
+        )
     if code == "not_found":
         return NotFoundError(f"The upstream has no such product ({reason}). {note}")
     if code == "internal_error":
-        return FreshetError(f"The refresh failed on our side. {note}", status=500,
-                            code="internal_error", title="Internal error")
+        return FreshetError(
+            f"The refresh failed on our side. {note}",
+            status=500,
+            code="internal_error",
+            title="Internal error",
+        )
     if "timeout" in reason.lower():
-        return FreshetError(f"The upstream did not answer in time ({reason}). {note}",
-                            status=504, code="upstream_timeout", title="Upstream timeout")
-    return FreshetError(f"The upstream could not be fetched ({reason}). {note}", status=502,
-                        code="upstream_unavailable", title="Upstream unavailable")
+        return FreshetError(
+            f"The upstream did not answer in time ({reason}). {note}",
+            status=504,
+            code="upstream_timeout",
+            title="Upstream timeout",
+        )
+    return FreshetError(
+        f"The upstream could not be fetched ({reason}). {note}",
+        status=502,
+        code="upstream_unavailable",
+        title="Upstream unavailable",
+    )

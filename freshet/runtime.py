@@ -44,9 +44,12 @@ class Runtime:
         from sources.http import HttpClient
 
         s = self.settings
-        return HttpClient(timeout=s.upstream_timeout, max_bytes=s.upstream_max_bytes,
-                          allow_private=s.allow_private_upstreams,
-                          allowed_private_hosts=s.allowed_private_hosts)
+        return HttpClient(
+            timeout=s.upstream_timeout,
+            max_bytes=s.upstream_max_bytes,
+            allow_private=s.allow_private_upstreams,
+            allowed_private_hosts=s.allowed_private_hosts,
+        )
 
     @property
     def prefix(self) -> str:
@@ -61,7 +64,8 @@ def build_runtime(settings: Settings, publisher: Publisher, *, pool_size: int = 
     return Runtime(
         settings=settings,
         engine=make_engine(settings.database_url, pool_size=pool_size),
-        redis=redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                       socket_connect_timeout=3, health_check_interval=30),
+        redis=redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+        ),
         publisher=publisher,
     )

@@ -81,8 +81,11 @@ class Settings:
 
 # Environment variable for each field: DATABASE_URL, REDIS_URL and CELERY_BROKER_URL as the
 # ecosystem names them, every other one FRESHET_<FIELD>.
-_PLAIN_NAMES = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL",
-                "celery_broker_url": "CELERY_BROKER_URL"}
+_PLAIN_NAMES = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "celery_broker_url": "CELERY_BROKER_URL",
+}
 
 
 def env_name(field_name: str) -> str:
@@ -182,8 +185,13 @@ def describe() -> list[tuple[str, str, str]]:
     out = []
     for f in fields(Settings):
         d = f.default
-        out.append((env_name(f.name), ",".join(d) if isinstance(d, tuple) else str(d),
-                    DESCRIPTIONS.get(f.name, "")))
+        out.append(
+            (
+                env_name(f.name),
+                ",".join(d) if isinstance(d, tuple) else str(d),
+                DESCRIPTIONS.get(f.name, ""),
+            )
+        )
     return out
 
 

@@ -23,8 +23,14 @@ def notify(client: redis_lib.Redis, prefix: str, job_ids: list[int]) -> None:
     pipe.execute()
 
 
-def wait_for(client: redis_lib.Redis, prefix: str, job_id: int, timeout: float,
-             is_done, poll_every: float = 1.0) -> bool:
+def wait_for(
+    client: redis_lib.Redis,
+    prefix: str,
+    job_id: int,
+    timeout: float,
+    is_done,
+    poll_every: float = 1.0,
+) -> bool:
     """Block until `is_done()` is true (checked on each signal and every `poll_every` s)."""
     deadline = time.monotonic() + timeout
     pubsub = client.pubsub(ignore_subscribe_messages=True)

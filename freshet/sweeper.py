@@ -47,21 +47,33 @@ def sweep(rt: Runtime, *, batch: int = 500) -> dict[str, int]:
 
 def recover_expired_leases(rt: Runtime, batch: int) -> int:
     with rt.engine.begin() as conn:
-        rows = conn.execute(text(
-            "SELECT id, kind, attempt, max_attempts, org_id, asin, marketplace FROM jobs "
-            "WHERE status = 'running' AND lease_until < now() "
-            "ORDER BY lease_until LIMIT :n FOR UPDATE SKIP LOCKED"), {"n": batch}).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, kind, attempt, max_attempts, org_id, asin, marketplace FROM jobs "
+                "WHERE status = 'running' AND lease_until < now() "
+                "ORDER BY lease_until LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"n": batch},
+        ).all()
         failed = []
         for r in rows:
             if r.attempt >= r.max_attempts:
-                jobs.fail_queued(conn, r.id, f"worker lost: lease expired on attempt {r.attempt} "
-                                 f"of {r.max_attempts}", "lease_expired")
+                jobs.fail_queued(
+                    conn,
+                    r.id,
+                    f"worker lost: lease expired on attempt {r.attempt} of {r.max_attempts}",
+                    "lease_expired",
+                )
                 failed.append(dict(r._mapping))
             else:
-                conn.execute(text(
-                    "UPDATE jobs SET status = 'queued', lease_until = NULL, dispatched_at = NULL,"
-                    " error = 'worker lost: lease expired, retrying', updated_at = now() "
-                    "WHERE id = :id AND status = 'running'"), {"id": r.id})
+                conn.execute(
+                    text(
+                        "UPDATE jobs SET status = 'queued', lease_until = NULL, dispatched_at = NULL,"
+                        " error = 'worker lost: lease expired, retrying', updated_at = now() "
+                        "WHERE id = :id AND status = 'running'"
+                    ),
+                    {"id": r.id},
+                )
     for job in failed:
         handler_for(job["kind"]).after(rt, job, "failed")
     return len(rows)
@@ -83,15 +95,17 @@ def redispatch(rt: Runtime, batch: int) -> int:
     that has since been wiped (sent before the epoch marker was set)."""
     epoch = redis_epoch(rt)
     with rt.engine.begin() as conn:
-        rows = conn.execute(text(
-            "SELECT id, kind, request_id FROM jobs WHERE status = 'queued' "
-            "AND leader_job_id IS NULL AND ("
-            "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds')"
-            "  OR dispatched_at < now() - make_interval(secs => :after)"
-            "  OR dispatched_at < to_timestamp(:epoch)) "
-            "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"),
-            {"n": batch, "after": rt.settings.redispatch_after_seconds,
-             "epoch": epoch}).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, kind, request_id FROM jobs WHERE status = 'queued' "
+                "AND leader_job_id IS NULL AND ("
+                "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds')"
+                "  OR dispatched_at < now() - make_interval(secs => :after)"
+                "  OR dispatched_at < to_timestamp(:epoch)) "
+                "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"n": batch, "after": rt.settings.redispatch_after_seconds, "epoch": epoch},
+        ).all()
         if not rows:
             return 0
         rt.publisher.publish([jobs.Dispatch(r.id, r.kind, r.request_id) for r in rows])
@@ -115,26 +129,28 @@ def sync_slots(rt: Runtime) -> int:
     orgs = set(open_by_org) | set(rt.guards.slot_orgs())
     removed = 0
     for org_id in orgs:
-        removed += rt.guards.sync_slots(org_id, open_by_org.get(org_id, []),
-                                        rt.settings.slot_ttl_seconds)
+        removed += rt.guards.sync_slots(
+            org_id, open_by_org.get(org_id, []), rt.settings.slot_ttl_seconds
+        )
     return removed
 
 
 def restore_cooldowns(rt: Runtime) -> int:
     """Cooldowns lost with Redis come back from the jobs that started them."""
     with rt.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT DISTINCT ON (j.org_id, j.asin, j.marketplace) j.id, j.org_id, j.asin, "
-            "j.marketplace, extract(epoch FROM (j.created_at + make_interval(secs => "
-            "p.asin_cooldown_seconds) - now())) AS left_s "
-            "FROM jobs j JOIN organizations o ON o.id = j.org_id JOIN plans p ON p.name = o.plan "
-            "WHERE j.kind = 'reviews' AND j.status IN ('queued', 'running', 'completed') "
-            "AND j.created_at > now() - make_interval(secs => p.asin_cooldown_seconds) "
-            "ORDER BY j.org_id, j.asin, j.marketplace, j.created_at DESC")).all()
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT ON (j.org_id, j.asin, j.marketplace) j.id, j.org_id, j.asin, "
+                "j.marketplace, extract(epoch FROM (j.created_at + make_interval(secs => "
+                "p.asin_cooldown_seconds) - now())) AS left_s "
+                "FROM jobs j JOIN organizations o ON o.id = j.org_id JOIN plans p ON p.name = o.plan "
+                "WHERE j.kind = 'reviews' AND j.status IN ('queued', 'running', 'completed') "
+                "AND j.created_at > now() - make_interval(secs => p.asin_cooldown_seconds) "
+                "ORDER BY j.org_id, j.asin, j.marketplace, j.created_at DESC"
+            )
+        ).all()
     restored = 0
     for r in rows:
         key = rt.guards.cooldown_key(r.org_id, r.asin, r.marketplace)
         restored += rt.guards.restore_cooldown(key, r.id, float(r.left_s))
     return restored
-
-

@@ -14,9 +14,16 @@ from sqlalchemy.dialects.postgresql import insert
 from store.tables import api_keys, catalogs, grants, organizations, plans
 
 KEY_PREFIXES = ("rk_live_", "rk_test_")
-PLAN_FIELDS = ("monthly_tokens", "review_jobs_per_month", "concurrent_jobs",
-               "asin_cooldown_seconds", "requests_per_minute", "force_refresh_per_minute",
-               "marketplaces", "catalogs")
+PLAN_FIELDS = (
+    "monthly_tokens",
+    "review_jobs_per_month",
+    "concurrent_jobs",
+    "asin_cooldown_seconds",
+    "requests_per_minute",
+    "force_refresh_per_minute",
+    "marketplaces",
+    "catalogs",
+)
 
 
 class NotFound(LookupError):
@@ -42,8 +49,12 @@ class Plan:
     @classmethod
     def from_row(cls, row: Any) -> Plan:
         m = row._mapping
-        return cls(name=m["name"], **{f: m[f] for f in PLAN_FIELDS[:6]},
-                   marketplaces=tuple(m["marketplaces"]), catalogs=tuple(m["catalogs"]))
+        return cls(
+            name=m["name"],
+            **{f: m[f] for f in PLAN_FIELDS[:6]},
+            marketplaces=tuple(m["marketplaces"]),
+            catalogs=tuple(m["catalogs"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +115,10 @@ def upsert_plan(conn: Connection, name: str, **values: Any) -> Plan:
 def create_org(conn: Connection, name: str, plan: str = "free", *, exist_ok: bool = False) -> int:
     get_plan(conn, plan)
     row = conn.execute(
-        insert(organizations).values(name=name, plan=plan)
-        .on_conflict_do_nothing(index_elements=["name"]).returning(organizations.c.id)
+        insert(organizations)
+        .values(name=name, plan=plan)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(organizations.c.id)
     ).first()
     if row is not None:
         return int(row[0])
@@ -132,30 +145,45 @@ def list_orgs(conn: Connection) -> list[dict[str, Any]]:
 
 
 # keys -------------------------------------------------------------------------------------
-def create_key(conn: Connection, org_name: str, *, live: bool = True,
-               label: str | None = None) -> tuple[str, int]:
+def create_key(
+    conn: Connection, org_name: str, *, live: bool = True, label: str | None = None
+) -> tuple[str, int]:
     """A new key for the organization: (the key in clear, shown this once; its id)."""
     org_id = org_id_by_name(conn, org_name)
     key = new_key(live)
     key_id = conn.execute(
-        insert(api_keys).values(org_id=org_id, prefix=display_prefix(key), key_hash=hash_key(key),
-                                label=label).returning(api_keys.c.id)
+        insert(api_keys)
+        .values(org_id=org_id, prefix=display_prefix(key), key_hash=hash_key(key), label=label)
+        .returning(api_keys.c.id)
     ).scalar_one()
     return key, int(key_id)
 
 
 def revoke_key(conn: Connection, key_id_or_prefix: str) -> int:
-    cond = (api_keys.c.id == int(key_id_or_prefix)) if key_id_or_prefix.isdigit() \
+    cond = (
+        (api_keys.c.id == int(key_id_or_prefix))
+        if key_id_or_prefix.isdigit()
         else (api_keys.c.prefix == key_id_or_prefix)
-    res = conn.execute(update(api_keys).where(cond, api_keys.c.revoked_at.is_(None))
-                       .values(revoked_at=_now_sql()))
+    )
+    res = conn.execute(
+        update(api_keys).where(cond, api_keys.c.revoked_at.is_(None)).values(revoked_at=_now_sql())
+    )
     return res.rowcount
 
 
 def list_keys(conn: Connection, org_name: str | None = None) -> list[dict[str, Any]]:
-    q = (select(api_keys.c.id, api_keys.c.prefix, api_keys.c.label, api_keys.c.created_at,
-                api_keys.c.revoked_at, organizations.c.name.label("org"))
-         .join(organizations, organizations.c.id == api_keys.c.org_id).order_by(api_keys.c.id))
+    q = (
+        select(
+            api_keys.c.id,
+            api_keys.c.prefix,
+            api_keys.c.label,
+            api_keys.c.created_at,
+            api_keys.c.revoked_at,
+            organizations.c.name.label("org"),
+        )
+        .join(organizations, organizations.c.id == api_keys.c.org_id)
+        .order_by(api_keys.c.id)
+    )
     if org_name:
         q = q.where(organizations.c.name == org_name)
     return [dict(r._mapping) for r in conn.execute(q)]
@@ -166,8 +194,14 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
         return None
     digest = hash_key(key)
     row = conn.execute(
-        select(api_keys.c.id, api_keys.c.prefix, api_keys.c.key_hash, organizations.c.id.label(
-            "org_id"), organizations.c.name.label("org_name"), plans)
+        select(
+            api_keys.c.id,
+            api_keys.c.prefix,
+            api_keys.c.key_hash,
+            organizations.c.id.label("org_id"),
+            organizations.c.name.label("org_name"),
+            plans,
+        )
         .join(organizations, organizations.c.id == api_keys.c.org_id)
         .join(plans, plans.c.name == organizations.c.plan)
         .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None))
@@ -175,8 +209,13 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
     # The lookup is by digest; comparing again in constant time keeps timing flat regardless.
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return Principal(key_id=row.id, key_prefix=row.prefix, org_id=row.org_id,
-                     org_name=row.org_name, plan=Plan.from_row(row))
+    return Principal(
+        key_id=row.id,
+        key_prefix=row.prefix,
+        org_id=row.org_id,
+        org_name=row.org_name,
+        plan=Plan.from_row(row),
+    )
 
 
 def _now_sql():
@@ -186,10 +225,18 @@ def _now_sql():
 
 
 # catalogs and grants ----------------------------------------------------------------------
-def create_catalog(conn: Connection, slug: str, source: str, domains: list[str],
-                   politeness_per_second: float | None = None, *, exist_ok: bool = False) -> int:
-    values = dict(slug=slug, source=source, domains=domains,
-                  politeness_per_second=politeness_per_second)
+def create_catalog(
+    conn: Connection,
+    slug: str,
+    source: str,
+    domains: list[str],
+    politeness_per_second: float | None = None,
+    *,
+    exist_ok: bool = False,
+) -> int:
+    values = dict(
+        slug=slug, source=source, domains=domains, politeness_per_second=politeness_per_second
+    )
     stmt = insert(catalogs).values(**values)
     if exist_ok:
         stmt = stmt.on_conflict_do_update(index_elements=["slug"], set_=values)
@@ -213,22 +260,33 @@ def list_catalogs(conn: Connection) -> list[dict[str, Any]]:
 
 
 def grant(conn: Connection, org_name: str, catalog_slug: str) -> None:
-    conn.execute(insert(grants).values(org_id=org_id_by_name(conn, org_name),
-                                       catalog_id=catalog_id_by_slug(conn, catalog_slug))
-                 .on_conflict_do_nothing())
+    conn.execute(
+        insert(grants)
+        .values(
+            org_id=org_id_by_name(conn, org_name), catalog_id=catalog_id_by_slug(conn, catalog_slug)
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 def revoke_grant(conn: Connection, org_name: str, catalog_slug: str) -> int:
-    res = conn.execute(grants.delete().where(
-        grants.c.org_id == org_id_by_name(conn, org_name),
-        grants.c.catalog_id == catalog_id_by_slug(conn, catalog_slug)))
+    res = conn.execute(
+        grants.delete().where(
+            grants.c.org_id == org_id_by_name(conn, org_name),
+            grants.c.catalog_id == catalog_id_by_slug(conn, catalog_slug),
+        )
+    )
     return res.rowcount
 
 
 def granted_catalogs(conn: Connection, org_id: int, plan: Plan) -> list[dict[str, Any]]:
     """Catalogs the organization may use: its own grants plus those its plan carries."""
-    q = select(catalogs).where(
-        catalogs.c.id.in_(select(grants.c.catalog_id).where(grants.c.org_id == org_id))
-        | catalogs.c.slug.in_(list(plan.catalogs))
-    ).order_by(catalogs.c.slug)
+    q = (
+        select(catalogs)
+        .where(
+            catalogs.c.id.in_(select(grants.c.catalog_id).where(grants.c.org_id == org_id))
+            | catalogs.c.slug.in_(list(plan.catalogs))
+        )
+        .order_by(catalogs.c.slug)
+    )
     return [dict(r._mapping) for r in conn.execute(q)]

@@ -31,100 +31,176 @@ def next_period_start(now: dt.datetime | None = None) -> dt.datetime:
 def used(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[str, int]:
     row = conn.execute(
         select(usage_periods.c.tokens_used, usage_periods.c.review_jobs_used).where(
-            usage_periods.c.org_id == org_id,
-            usage_periods.c.period == (period or current_period()))
+            usage_periods.c.org_id == org_id, usage_periods.c.period == (period or current_period())
+        )
     ).first()
     return {"tokens": row[0] if row else 0, "review_jobs": row[1] if row else 0}
 
 
-def take_bulk(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
-              period: dt.date) -> bool:
+def take_bulk(
+    conn: Connection, *, org_id: int, resource: str, amount: int, limit: int, period: dt.date
+) -> bool:
     """The conditional take alone, for a caller that writes its own per-job ledger rows in
     bulk in the same transaction (a batch)."""
-    conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
-                 .on_conflict_do_nothing())
+    conn.execute(
+        insert(usage_periods).values(org_id=org_id, period=period).on_conflict_do_nothing()
+    )
     col = COLUMNS[resource]
     res = conn.execute(
-        text(f"UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608 (fixed names)
-             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit"),
+        text(
+            f"UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608 (fixed names)
+            f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit"
+        ),
         {"amount": amount, "org": org_id, "period": period, "limit": limit},
     )
     return res.rowcount == 1
 
 
-def _take_and_record(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
-                     job_id: int | None, request_id: str | None, period: dt.date) -> int | None:
+def _take_and_record(
+    conn: Connection,
+    *,
+    org_id: int,
+    resource: str,
+    amount: int,
+    limit: int,
+    job_id: int | None,
+    request_id: str | None,
+    period: dt.date,
+) -> int | None:
     """One statement: the conditional take and its ledger row. The month's use after it, or
     None when the take would pass the limit (or the month has no row yet)."""
     col = COLUMNS[resource]
     row = conn.execute(
-        text(f"WITH upd AS (UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608
-             f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit "
-             f"RETURNING {col} AS used), "
-             "led AS (INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, "
-             "amount) SELECT :org, :period, :job, :rid, :resource, :kind, :amount FROM upd) "
-             "SELECT used FROM upd"),
-        {"amount": amount, "org": org_id, "period": period, "limit": limit, "job": job_id,
-         "rid": request_id, "resource": resource,
-         "kind": "reserve" if job_id is not None else "charge"},
+        text(
+            f"WITH upd AS (UPDATE usage_periods SET {col} = {col} + :amount "  # noqa: S608
+            f"WHERE org_id = :org AND period = :period AND {col} + :amount <= :limit "
+            f"RETURNING {col} AS used), "
+            "led AS (INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, "
+            "amount) SELECT :org, :period, :job, :rid, :resource, :kind, :amount FROM upd) "
+            "SELECT used FROM upd"
+        ),
+        {
+            "amount": amount,
+            "org": org_id,
+            "period": period,
+            "limit": limit,
+            "job": job_id,
+            "rid": request_id,
+            "resource": resource,
+            "kind": "reserve" if job_id is not None else "charge",
+        },
     ).first()
     return None if row is None else int(row[0])
 
 
-def take(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
-         job_id: int | None, request_id: str | None = None) -> int | None:
+def take(
+    conn: Connection,
+    *,
+    org_id: int,
+    resource: str,
+    amount: int,
+    limit: int,
+    job_id: int | None,
+    request_id: str | None = None,
+) -> int | None:
     """Take `amount` if the month's use stays within `limit`, recording it in the ledger.
 
     Returns the month's use after the take, or None (nothing written) when it would pass the
     limit. Usually one round trip; the first take of a month adds the month's row.
     """
     period = current_period()
-    args = dict(org_id=org_id, resource=resource, amount=amount, limit=limit, job_id=job_id,
-                request_id=request_id, period=period)
+    args = dict(
+        org_id=org_id,
+        resource=resource,
+        amount=amount,
+        limit=limit,
+        job_id=job_id,
+        request_id=request_id,
+        period=period,
+    )
     used_after = _take_and_record(conn, **args)
     if used_after is None:
         # Over the limit, or the month's row is missing (or being created by a concurrent
         # transaction: this insert waits for it). Ensure the row, then try once more.
-        conn.execute(insert(usage_periods).values(org_id=org_id, period=period)
-                     .on_conflict_do_nothing())
+        conn.execute(
+            insert(usage_periods).values(org_id=org_id, period=period).on_conflict_do_nothing()
+        )
         used_after = _take_and_record(conn, **args)
     return used_after
 
 
-def reserve(conn: Connection, *, org_id: int, resource: str, amount: int, limit: int,
-            job_id: int | None, request_id: str | None = None) -> bool:
+def reserve(
+    conn: Connection,
+    *,
+    org_id: int,
+    resource: str,
+    amount: int,
+    limit: int,
+    job_id: int | None,
+    request_id: str | None = None,
+) -> bool:
     """Take `amount` if the month's use stays within `limit`; False (nothing written) if not."""
-    return take(conn, org_id=org_id, resource=resource, amount=amount, limit=limit,
-                job_id=job_id, request_id=request_id) is not None
+    return (
+        take(
+            conn,
+            org_id=org_id,
+            resource=resource,
+            amount=amount,
+            limit=limit,
+            job_id=job_id,
+            request_id=request_id,
+        )
+        is not None
+    )
 
 
-def charge_now(conn: Connection, *, org_id: int, amount: int, limit: int,
-               request_id: str) -> int | None:
+def charge_now(
+    conn: Connection, *, org_id: int, amount: int, limit: int, request_id: str
+) -> int | None:
     """A charge with no job behind it (a cached answer), taken and recorded in one statement.
     Returns the month's token use after it, or None when the tokens do not suffice."""
-    return take(conn, org_id=org_id, resource="tokens", amount=amount, limit=limit,
-                job_id=None, request_id=request_id)
+    return take(
+        conn,
+        org_id=org_id,
+        resource="tokens",
+        amount=amount,
+        limit=limit,
+        job_id=None,
+        request_id=request_id,
+    )
 
 
 def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
     """Charge (success) or refund (failure) every reservation of the job, once. Returns rows."""
     reservations = conn.execute(
-        select(ledger.c.org_id, ledger.c.period, ledger.c.resource, ledger.c.amount,
-               ledger.c.request_id)
-        .where(ledger.c.job_id == job_id, ledger.c.kind == "reserve")
+        select(
+            ledger.c.org_id,
+            ledger.c.period,
+            ledger.c.resource,
+            ledger.c.amount,
+            ledger.c.request_id,
+        ).where(ledger.c.job_id == job_id, ledger.c.kind == "reserve")
     ).all()
     written = 0
     for r in reservations:
         row = conn.execute(
-            insert(ledger).values(org_id=r.org_id, period=r.period, job_id=job_id,
-                                  request_id=r.request_id, resource=r.resource,
-                                  kind="charge" if charge else "refund", amount=r.amount)
+            insert(ledger)
+            .values(
+                org_id=r.org_id,
+                period=r.period,
+                job_id=job_id,
+                request_id=r.request_id,
+                resource=r.resource,
+                kind="charge" if charge else "refund",
+                amount=r.amount,
+            )
             .on_conflict_do_nothing(
                 index_elements=["job_id", "resource"],
                 # A literal predicate: as a bound parameter, Postgres cannot match the partial
                 # index once psycopg prepares the statement (generic plan), and every settle
                 # on that pooled connection would fail.
-                index_where=text("job_id IS NOT NULL AND kind <> 'reserve'"))
+                index_where=text("job_id IS NOT NULL AND kind <> 'reserve'"),
+            )
             .returning(ledger.c.id)
         ).first()
         if row is None:
@@ -133,9 +209,12 @@ def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
         if not charge and r.amount:
             col = COLUMNS[r.resource]
             conn.execute(
-                text(f"UPDATE usage_periods SET {col} = GREATEST({col} - :amount, 0) "  # noqa: S608
-                     "WHERE org_id = :org AND period = :period"),
-                {"amount": r.amount, "org": r.org_id, "period": r.period})
+                text(
+                    f"UPDATE usage_periods SET {col} = GREATEST({col} - :amount, 0) "  # noqa: S608
+                    "WHERE org_id = :org AND period = :period"
+                ),
+                {"amount": r.amount, "org": r.org_id, "period": r.period},
+            )
     return written
 
 
@@ -143,13 +222,20 @@ def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
     """Jobs that ended (completed, failed, cancelled) with a reservation never settled."""
     settled = ledger.alias("settled")
     q = (
-        select(ledger.c.job_id).distinct()
+        select(ledger.c.job_id)
+        .distinct()
         .join(jobs, jobs.c.id == ledger.c.job_id)
-        .where(ledger.c.kind == "reserve",
-               jobs.c.status.in_(("completed", "failed", "cancelled")),
-               ~select(settled.c.id).where(settled.c.job_id == ledger.c.job_id,
-                                          settled.c.resource == ledger.c.resource,
-                                          settled.c.kind != "reserve").exists())
+        .where(
+            ledger.c.kind == "reserve",
+            jobs.c.status.in_(("completed", "failed", "cancelled")),
+            ~select(settled.c.id)
+            .where(
+                settled.c.job_id == ledger.c.job_id,
+                settled.c.resource == ledger.c.resource,
+                settled.c.kind != "reserve",
+            )
+            .exists(),
+        )
         .limit(limit)
     )
     return [int(r[0]) for r in conn.execute(q)]
@@ -158,8 +244,9 @@ def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
 def ledger_totals(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[str, Any]:
     """What the ledger says was used: reserved-and-unsettled plus charged, per resource."""
     rows = conn.execute(
-        select(ledger.c.resource, ledger.c.kind, ledger.c.amount, ledger.c.job_id)
-        .where(ledger.c.org_id == org_id, ledger.c.period == (period or current_period()))
+        select(ledger.c.resource, ledger.c.kind, ledger.c.amount, ledger.c.job_id).where(
+            ledger.c.org_id == org_id, ledger.c.period == (period or current_period())
+        )
     ).all()
     out: dict[str, int] = {"tokens": 0, "review_jobs": 0}
     for r in rows:

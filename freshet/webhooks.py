@@ -55,8 +55,14 @@ def signature_header(secret: str, body: bytes, now: float | None = None) -> str:
     return f"t={ts},v1={sign(secret, ts, body)}"
 
 
-def verify(secret: str, header: str, body: bytes, *,
-           tolerance: float = DEFAULT_TOLERANCE_SECONDS, now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
     """What a receiver does: True when `header` signs `body` with `secret`, recently."""
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
@@ -81,21 +87,28 @@ def deliver(rt: Runtime, workflow_id: Any) -> float | None:
     nothing due)."""
     s = rt.settings
     with rt.engine.begin() as conn:
-        claim = conn.execute(text(
-            "UPDATE workflows SET webhook_status = 'sending', updated_at = now(), "
-            "webhook_attempts = webhook_attempts + 1, "
-            "webhook_next_at = now() + make_interval(secs => :lease) WHERE id = :w AND ("
-            " (webhook_status = 'pending' AND COALESCE(webhook_next_at, now()) <= now())"
-            " OR (webhook_status = 'sending' AND webhook_next_at < now())) "
-            "RETURNING callback_url, webhook_attempts"),
-            {"w": workflow_id, "lease": s.upstream_timeout * 4}).first()
+        claim = conn.execute(
+            text(
+                "UPDATE workflows SET webhook_status = 'sending', updated_at = now(), "
+                "webhook_attempts = webhook_attempts + 1, "
+                "webhook_next_at = now() + make_interval(secs => :lease) WHERE id = :w AND ("
+                " (webhook_status = 'pending' AND COALESCE(webhook_next_at, now()) <= now())"
+                " OR (webhook_status = 'sending' AND webhook_next_at < now())) "
+                "RETURNING callback_url, webhook_attempts"
+            ),
+            {"w": workflow_id, "lease": s.upstream_timeout * 4},
+        ).first()
         if claim is None:
             return None
         summary = webhook_summary(conn, workflow_id)
     attempt = claim.webhook_attempts
     body = json.dumps(summary, separators=(",", ":"), default=_json).encode()
-    headers = {"Content-Type": "application/json", "Freshet-Event": "workflow.finished",
-               "Freshet-Webhook-Id": str(workflow_id), "Freshet-Delivery-Attempt": str(attempt)}
+    headers = {
+        "Content-Type": "application/json",
+        "Freshet-Event": "workflow.finished",
+        "Freshet-Webhook-Id": str(workflow_id),
+        "Freshet-Delivery-Attempt": str(attempt),
+    }
     if s.webhook_secret:
         headers[SIGNATURE_HEADER] = signature_header(s.webhook_secret, body)
     try:
@@ -106,8 +119,9 @@ def deliver(rt: Runtime, workflow_id: Any) -> float | None:
     except Exception as exc:  # any failure to get a 2xx is worth another try, up to the cap
         reason = f"{type(exc).__name__}: {exc}"[:500]
         if attempt >= s.webhook_max_attempts:
-            _settle(rt, workflow_id, attempt, "failed", f"gave up after {attempt} attempts: "
-                    f"{reason}")
+            _settle(
+                rt, workflow_id, attempt, "failed", f"gave up after {attempt} attempts: {reason}"
+            )
             return None
         delay = backoff(rt, attempt, getattr(exc, "retry_after", None))
         _settle(rt, workflow_id, attempt, "pending", reason, delay)
@@ -118,13 +132,17 @@ def deliver(rt: Runtime, workflow_id: Any) -> float | None:
     return None
 
 
-def _settle(rt: Runtime, workflow_id: Any, attempt: int, status: str, error: str | None,
-            delay: float = 0.0) -> None:
+def _settle(
+    rt: Runtime, workflow_id: Any, attempt: int, status: str, error: str | None, delay: float = 0.0
+) -> None:
     with rt.engine.begin() as conn:
-        conn.execute(text(
-            "UPDATE workflows SET webhook_status = :s, webhook_error = :e, updated_at = now(), "
-            "webhook_next_at = CASE WHEN :s = 'pending' "
-            "  THEN now() + make_interval(secs => :d) END, "
-            "webhook_delivered_at = CASE WHEN :s = 'delivered' THEN now() END "
-            "WHERE id = :w AND webhook_status = 'sending' AND webhook_attempts = :a"),
-            {"s": status, "e": error, "d": delay, "w": workflow_id, "a": attempt})
+        conn.execute(
+            text(
+                "UPDATE workflows SET webhook_status = :s, webhook_error = :e, updated_at = now(), "
+                "webhook_next_at = CASE WHEN :s = 'pending' "
+                "  THEN now() + make_interval(secs => :d) END, "
+                "webhook_delivered_at = CASE WHEN :s = 'delivered' THEN now() END "
+                "WHERE id = :w AND webhook_status = 'sending' AND webhook_attempts = :a"
+            ),
+            {"s": status, "e": error, "d": delay, "w": workflow_id, "a": attempt},
+        )

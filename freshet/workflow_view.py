@@ -11,8 +11,13 @@ from sqlalchemy import Connection, text
 from freshet.errors import BadRequest
 
 # job statuses as the job resource names them
-API_STATUS = {"queued": "queued", "running": "processing", "completed": "completed",
-              "failed": "failed", "cancelled": "cancelled"}
+API_STATUS = {
+    "queued": "queued",
+    "running": "processing",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 MAX_FAILURES_IN_SUMMARY = 100
 
 
@@ -35,8 +40,11 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError(kind)
         return int(value)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not one this API gave out; start without it.",
-                         title="Invalid cursor", code="invalid_cursor") from exc
+        raise BadRequest(
+            "cursor is not one this API gave out; start without it.",
+            title="Invalid cursor",
+            code="invalid_cursor",
+        ) from exc
 
 
 def load(conn: Connection, workflow_id: uuid.UUID, org_id: int | None) -> Any | None:
@@ -48,9 +56,10 @@ def load(conn: Connection, workflow_id: uuid.UUID, org_id: int | None) -> Any | 
 
 def counts(conn: Connection, workflow_id: uuid.UUID) -> dict[str, int]:
     out = dict.fromkeys(API_STATUS.values(), 0)
-    for status, n in conn.execute(text(
-            "SELECT status, count(*) FROM jobs WHERE workflow_id = :w GROUP BY status"),
-            {"w": workflow_id}):
+    for status, n in conn.execute(
+        text("SELECT status, count(*) FROM jobs WHERE workflow_id = :w GROUP BY status"),
+        {"w": workflow_id},
+    ):
         out[API_STATUS[status]] += n
     out["total"] = sum(out.values())
     return out
@@ -59,22 +68,36 @@ def counts(conn: Connection, workflow_id: uuid.UUID) -> dict[str, int]:
 _SELECT_TARGETS = (
     "SELECT j.target_index, j.id, c.slug, j.url, j.status, j.product_id, j.error, "
     "j.error_code, j.attempt, j.started_at, j.finished_at FROM jobs j "
-    "JOIN catalogs c ON c.id = j.catalog_id WHERE j.workflow_id = :w ")
+    "JOIN catalogs c ON c.id = j.catalog_id WHERE j.workflow_id = :w "
+)
 _PAGE = text(_SELECT_TARGETS + "AND j.target_index > :after ORDER BY j.target_index LIMIT :n")
 _FAILED = text(_SELECT_TARGETS + "AND j.status <> 'completed' ORDER BY j.target_index LIMIT :n")
 
 
 def target_json(r: Any) -> dict[str, Any]:
-    return {"index": r.target_index, "jobId": r.id, "catalog": r.slug, "url": r.url,
-            "status": API_STATUS[r.status],
-            "productId": str(r.product_id) if r.product_id else None,
-            "error": r.error if r.status != "completed" else None,
-            "errorCode": r.error_code if r.status != "completed" else None,
-            "attempts": r.attempt, "startedAt": r.started_at, "finishedAt": r.finished_at}
+    return {
+        "index": r.target_index,
+        "jobId": r.id,
+        "catalog": r.slug,
+        "url": r.url,
+        "status": API_STATUS[r.status],
+        "productId": str(r.product_id) if r.product_id else None,
+        "error": r.error if r.status != "completed" else None,
+        "errorCode": r.error_code if r.status != "completed" else None,
+        "attempts": r.attempt,
+        "startedAt": r.started_at,
+        "finishedAt": r.finished_at,
+    }
 
 
-def view(conn: Connection, workflow_id: uuid.UUID, org_id: int, *, limit: int = 100,
-         cursor: str | None = None) -> dict[str, Any] | None:
+def view(
+    conn: Connection,
+    workflow_id: uuid.UUID,
+    org_id: int,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any] | None:
     wf = load(conn, workflow_id, org_id)
     if wf is None:
         return None
@@ -83,24 +106,39 @@ def view(conn: Connection, workflow_id: uuid.UUID, org_id: int, *, limit: int = 
     page, more = rows[:limit], len(rows) > limit
     return {
         **summary_fields(conn, wf),
-        "workflowStatus": wf.launch_status, "workflowAttempts": wf.launch_attempts,
-        "workflowError": wf.launch_error, "launchedAt": wf.launched_at,
-        "cancelledAt": wf.cancelled_at, "updatedAt": wf.updated_at,
+        "workflowStatus": wf.launch_status,
+        "workflowAttempts": wf.launch_attempts,
+        "workflowError": wf.launch_error,
+        "launchedAt": wf.launched_at,
+        "cancelledAt": wf.cancelled_at,
+        "updatedAt": wf.updated_at,
         "rejected": wf.rejected,
-        "callback": None if not wf.callback_url else {
-            "url": wf.callback_url, "status": wf.webhook_status,
-            "attempts": wf.webhook_attempts, "deliveredAt": wf.webhook_delivered_at,
-            "error": wf.webhook_error},
+        "callback": None
+        if not wf.callback_url
+        else {
+            "url": wf.callback_url,
+            "status": wf.webhook_status,
+            "attempts": wf.webhook_attempts,
+            "deliveredAt": wf.webhook_delivered_at,
+            "error": wf.webhook_error,
+        },
         "targets": [target_json(r) for r in page],
         "nextCursor": encode_cursor(page[-1].target_index) if more else None,
     }
 
 
 def summary_fields(conn: Connection, wf: Any) -> dict[str, Any]:
-    return {"workflowId": str(wf.id), "requestId": wf.request_id, "status": wf.status,
-            "submitted": wf.submitted, "acceptedCount": wf.accepted,
-            "rejectedCount": len(wf.rejected or []), "counts": counts(conn, wf.id),
-            "createdAt": wf.created_at, "finishedAt": wf.finished_at}
+    return {
+        "workflowId": str(wf.id),
+        "requestId": wf.request_id,
+        "status": wf.status,
+        "submitted": wf.submitted,
+        "acceptedCount": wf.accepted,
+        "rejectedCount": len(wf.rejected or []),
+        "counts": counts(conn, wf.id),
+        "createdAt": wf.created_at,
+        "finishedAt": wf.finished_at,
+    }
 
 
 def webhook_summary(conn: Connection, workflow_id: uuid.UUID) -> dict[str, Any] | None:
@@ -108,9 +146,11 @@ def webhook_summary(conn: Connection, workflow_id: uuid.UUID) -> dict[str, Any] 
     wf = load(conn, workflow_id, None)
     if wf is None:
         return None
-    failed = conn.execute(_FAILED, {"w": workflow_id,
-                                    "n": MAX_FAILURES_IN_SUMMARY + 1}).all()
-    return {"event": "workflow.finished", **summary_fields(conn, wf),
-           "failures": [target_json(r) for r in failed[:MAX_FAILURES_IN_SUMMARY]],
-           "failuresTruncated": len(failed) > MAX_FAILURES_IN_SUMMARY,
-           "statusUrl": f"/v1/workflows/{wf.id}"}
+    failed = conn.execute(_FAILED, {"w": workflow_id, "n": MAX_FAILURES_IN_SUMMARY + 1}).all()
+    return {
+        "event": "workflow.finished",
+        **summary_fields(conn, wf),
+        "failures": [target_json(r) for r in failed[:MAX_FAILURES_IN_SUMMARY]],
+        "failuresTruncated": len(failed) > MAX_FAILURES_IN_SUMMARY,
+        "statusUrl": f"/v1/workflows/{wf.id}",
+    }

@@ -50,26 +50,46 @@ class Launch:
     attempts: int
 
 
-def insert(conn: Connection, workflow_id: uuid.UUID, *, org_id: int, request_id: str,
-           submitted: int, accepted: int, rejected: list[dict[str, Any]],
-           callback_url: str | None) -> None:
-    conn.execute(pg_insert(workflows).values(
-        id=workflow_id, org_id=org_id, request_id=request_id, submitted=submitted,
-        accepted=accepted, rejected=rejected, callback_url=callback_url))
+def insert(
+    conn: Connection,
+    workflow_id: uuid.UUID,
+    *,
+    org_id: int,
+    request_id: str,
+    submitted: int,
+    accepted: int,
+    rejected: list[dict[str, Any]],
+    callback_url: str | None,
+) -> None:
+    conn.execute(
+        pg_insert(workflows).values(
+            id=workflow_id,
+            org_id=org_id,
+            request_id=request_id,
+            submitted=submitted,
+            accepted=accepted,
+            rejected=rejected,
+            callback_url=callback_url,
+        )
+    )
 
 
 # launching ------------------------------------------------------------------------------------
 def publish_launch(rt: Runtime, workflow_id: uuid.UUID, request_id: str | None) -> Launch:
     """Send the one launch message; on failure record retry_pending for the sweeper."""
     try:
-        rt.publisher.publish([WorkflowMessage(LAUNCH_TASK, str(workflow_id),
-                                              request_id=request_id)])
+        rt.publisher.publish(
+            [WorkflowMessage(LAUNCH_TASK, str(workflow_id), request_id=request_id)]
+        )
         return Launch("pending", None, 0)
     except Exception as exc:
-        error = ("The targets are saved but their work could not be started yet "
-                 f"({type(exc).__name__}); it starts automatically, nothing to resend.")
-        log.warning("workflow launch publish failed", extra={"workflow_id": str(workflow_id)},
-                    exc_info=True)
+        error = (
+            "The targets are saved but their work could not be started yet "
+            f"({type(exc).__name__}); it starts automatically, nothing to resend."
+        )
+        log.warning(
+            "workflow launch publish failed", extra={"workflow_id": str(workflow_id)}, exc_info=True
+        )
     try:
         with rt.engine.begin() as conn:
             _launch_failed(conn, workflow_id, error, count_attempt=True)
@@ -78,55 +98,75 @@ def publish_launch(rt: Runtime, workflow_id: uuid.UUID, request_id: str | None) 
     return Launch("retry_pending", error, 1)
 
 
-def _launch_failed(conn: Connection, workflow_id: Any, error: str, *,
-                   count_attempt: bool) -> None:
-    conn.execute(text(
-        "UPDATE workflows SET launch_status = 'retry_pending', launch_error = :e, "
-        "launch_attempts = launch_attempts + :n, updated_at = now() "
-        "WHERE id = :w AND launch_status IN ('pending', 'launching')"),
-        {"w": workflow_id, "e": error, "n": int(count_attempt)})
+def _launch_failed(conn: Connection, workflow_id: Any, error: str, *, count_attempt: bool) -> None:
+    conn.execute(
+        text(
+            "UPDATE workflows SET launch_status = 'retry_pending', launch_error = :e, "
+            "launch_attempts = launch_attempts + :n, updated_at = now() "
+            "WHERE id = :w AND launch_status IN ('pending', 'launching')"
+        ),
+        {"w": workflow_id, "e": error, "n": int(count_attempt)},
+    )
 
 
-def launch(rt: Runtime, workflow_id: Any,
-           push: Callable[[Sequence[jobs.Dispatch]], Any]) -> str:
+def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[jobs.Dispatch]], Any]) -> str:
     """Fan the workflow's queued jobs out with `push` (one pipeline). launched|retry|skipped."""
     with rt.engine.begin() as conn:
-        row = conn.execute(text(
-            "UPDATE workflows SET launch_status = 'launching', updated_at = now(), "
-            "launch_attempts = launch_attempts + 1 WHERE id = :w AND status = 'running' AND "
-            "(launch_status IN ('pending', 'retry_pending') OR (launch_status = 'launching' "
-            "AND updated_at < now() - make_interval(secs => :stale))) RETURNING request_id"),
-            {"w": workflow_id, "stale": rt.settings.lease_seconds}).first()
+        row = conn.execute(
+            text(
+                "UPDATE workflows SET launch_status = 'launching', updated_at = now(), "
+                "launch_attempts = launch_attempts + 1 WHERE id = :w AND status = 'running' AND "
+                "(launch_status IN ('pending', 'retry_pending') OR (launch_status = 'launching' "
+                "AND updated_at < now() - make_interval(secs => :stale))) RETURNING request_id"
+            ),
+            {"w": workflow_id, "stale": rt.settings.lease_seconds},
+        ).first()
     if row is None:
         return "skipped"
     with rt.engine.connect() as conn:
-        targets = conn.execute(text(
-            "SELECT id, url, params FROM jobs WHERE workflow_id = :w AND status = 'queued' "
-            "AND leader_job_id IS NULL ORDER BY target_index"), {"w": workflow_id}).all()
+        targets = conn.execute(
+            text(
+                "SELECT id, url, params FROM jobs WHERE workflow_id = :w AND status = 'queued' "
+                "AND leader_job_id IS NULL ORDER BY target_index"
+            ),
+            {"w": workflow_id},
+        ).all()
     dispatches = paced(rt, targets, row.request_id)
     try:
         push(dispatches)
     except Exception as exc:
-        log.warning("workflow fan-out failed", extra={"workflow_id": str(workflow_id)},
-                    exc_info=True)
+        log.warning(
+            "workflow fan-out failed", extra={"workflow_id": str(workflow_id)}, exc_info=True
+        )
         with rt.engine.begin() as conn:
-            _launch_failed(conn, workflow_id, f"could not queue the targets yet "
-                           f"({type(exc).__name__}); retrying automatically",
-                           count_attempt=False)
+            _launch_failed(
+                conn,
+                workflow_id,
+                f"could not queue the targets yet ({type(exc).__name__}); retrying automatically",
+                count_attempt=False,
+            )
         return "retry"
     with rt.engine.begin() as conn:
-        conn.execute(text(
-            "UPDATE jobs SET dispatched_at = now() + make_interval(secs => d.delay) "
-            "FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS d(id, delay) "
-            "WHERE jobs.id = d.id AND jobs.status = 'queued'"),
-            {"ids": [d.job_id for d in dispatches],
-             "delays": [d.countdown or 0.0 for d in dispatches]})
-        conn.execute(text(
-            "UPDATE workflows SET launch_status = 'launched', launch_error = NULL, "
-            "launched_at = now(), updated_at = now() WHERE id = :w "
-            "AND launch_status = 'launching'"), {"w": workflow_id})
-    log.info("workflow launched", extra={"workflow_id": str(workflow_id),
-                                         "jobs": len(dispatches)})
+        conn.execute(
+            text(
+                "UPDATE jobs SET dispatched_at = now() + make_interval(secs => d.delay) "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:delays AS float8[])) AS d(id, delay) "
+                "WHERE jobs.id = d.id AND jobs.status = 'queued'"
+            ),
+            {
+                "ids": [d.job_id for d in dispatches],
+                "delays": [d.countdown or 0.0 for d in dispatches],
+            },
+        )
+        conn.execute(
+            text(
+                "UPDATE workflows SET launch_status = 'launched', launch_error = NULL, "
+                "launched_at = now(), updated_at = now() WHERE id = :w "
+                "AND launch_status = 'launching'"
+            ),
+            {"w": workflow_id},
+        )
+    log.info("workflow launched", extra={"workflow_id": str(workflow_id), "jobs": len(dispatches)})
     return "launched"
 
 
@@ -142,8 +182,9 @@ def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[j
         host = host_of(t.url)
         k = per_host[host] = per_host.get(host, -1) + 1
         delay = min(k / rate, MAX_SPREAD_SECONDS) if rate > 0 else 0.0
-        out.append(jobs.Dispatch(int(t.id), "batch_target", request_id,
-                                 countdown=round(delay, 3) or None))
+        out.append(
+            jobs.Dispatch(int(t.id), "batch_target", request_id, countdown=round(delay, 3) or None)
+        )
     return out
 
 
@@ -152,21 +193,30 @@ _FINAL_STATUS = (
     "(SELECT CASE WHEN count(*) FILTER (WHERE j.status <> 'completed') = 0 THEN 'completed' "
     "WHEN count(*) FILTER (WHERE j.status = 'cancelled') = count(*) THEN 'cancelled' "
     "WHEN count(*) FILTER (WHERE j.status = 'completed') = 0 THEN 'failed' "
-    "ELSE 'partially_failed' END FROM jobs j WHERE j.workflow_id = w.id)")
-_NONE_OPEN = ("NOT EXISTS (SELECT 1 FROM jobs o WHERE o.workflow_id = w.id "
-              "AND o.status IN ('queued', 'running'))")
-_ENDED = ("finished_at = now(), updated_at = now(), "
-          "webhook_status = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, "
-          "webhook_next_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END")
+    "ELSE 'partially_failed' END FROM jobs j WHERE j.workflow_id = w.id)"
+)
+_NONE_OPEN = (
+    "NOT EXISTS (SELECT 1 FROM jobs o WHERE o.workflow_id = w.id "
+    "AND o.status IN ('queued', 'running'))"
+)
+_ENDED = (
+    "finished_at = now(), updated_at = now(), "
+    "webhook_status = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, "
+    "webhook_next_at = CASE WHEN callback_url IS NULL THEN NULL ELSE now() END"
+)
 
 
 def job_ended(rt: Runtime, workflow_id: Any) -> None:
     """A job of the workflow ended: finish the workflow if it was the last one open."""
     with rt.engine.begin() as conn:
-        done = conn.execute(text(
-            f"UPDATE workflows w SET status = {_FINAL_STATUS}, {_ENDED} "  # noqa: S608
-            f"WHERE w.id = :w AND w.status = 'running' AND {_NONE_OPEN} "
-            "RETURNING w.id, w.callback_url"), {"w": workflow_id}).all()
+        done = conn.execute(
+            text(
+                f"UPDATE workflows w SET status = {_FINAL_STATUS}, {_ENDED} "  # noqa: S608
+                f"WHERE w.id = :w AND w.status = 'running' AND {_NONE_OPEN} "
+                "RETURNING w.id, w.callback_url"
+            ),
+            {"w": workflow_id},
+        ).all()
     _finished(rt, done)
 
 
@@ -186,24 +236,37 @@ def cancel(rt: Runtime, workflow_id: uuid.UUID, org_id: int) -> str | None:
     """Cancel every open job (durably, refunded). The workflow's status after, or None if the
     organization has no such workflow."""
     with rt.engine.begin() as conn:
-        wf = conn.execute(text("SELECT status FROM workflows WHERE id = :w AND org_id = :o "
-                               "FOR UPDATE"), {"w": workflow_id, "o": org_id}).first()
+        wf = conn.execute(
+            text("SELECT status FROM workflows WHERE id = :w AND org_id = :o FOR UPDATE"),
+            {"w": workflow_id, "o": org_id},
+        ).first()
         if wf is None:
             return None
-        ids = [r[0] for r in conn.execute(text(
-            "UPDATE jobs SET status = 'cancelled', error = 'cancelled by the caller', "
-            "error_code = 'cancelled', lease_until = NULL, finished_at = now(), "
-            "updated_at = now() WHERE workflow_id = :w AND status IN ('queued', 'running') "
-            "RETURNING id"), {"w": workflow_id})]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "UPDATE jobs SET status = 'cancelled', error = 'cancelled by the caller', "
+                    "error_code = 'cancelled', lease_until = NULL, finished_at = now(), "
+                    "updated_at = now() WHERE workflow_id = :w AND status IN ('queued', 'running') "
+                    "RETURNING id"
+                ),
+                {"w": workflow_id},
+            )
+        ]
         refund(conn, ids)
         done = []
         if wf.status == "running":
             # Nothing left to cancel: its last jobs just ended, so it finishes as it stands.
             status = "'cancelled', cancelled_at = now()" if ids else _FINAL_STATUS
-            done = conn.execute(text(
-                f"UPDATE workflows w SET status = {status}, {_ENDED} "  # noqa: S608
-                "WHERE w.id = :w AND w.status = 'running' RETURNING w.id, w.callback_url, "
-                "w.status"), {"w": workflow_id}).all()
+            done = conn.execute(
+                text(
+                    f"UPDATE workflows w SET status = {status}, {_ENDED} "  # noqa: S608
+                    "WHERE w.id = :w AND w.status = 'running' RETURNING w.id, w.callback_url, "
+                    "w.status"
+                ),
+                {"w": workflow_id},
+            ).all()
         final = done[0].status if done else wf.status
     signals.notify(rt.redis, rt.prefix, ids)
     _finished(rt, done)
@@ -216,7 +279,8 @@ def refund(conn: Connection, job_ids: list[int]) -> None:
     a job already settled is skipped)."""
     if not job_ids:
         return
-    conn.execute(text("""
+    conn.execute(
+        text("""
         WITH r AS (
           INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
           SELECT org_id, period, job_id, request_id, resource, 'refund', amount FROM ledger
@@ -230,7 +294,9 @@ def refund(conn: Connection, job_ids: list[int]) -> None:
         UPDATE usage_periods u
         SET tokens_used = GREATEST(u.tokens_used - COALESCE(s.tokens, 0), 0),
             review_jobs_used = GREATEST(u.review_jobs_used - COALESCE(s.review_jobs, 0), 0)
-        FROM s WHERE u.org_id = s.org_id AND u.period = s.period"""), {"ids": job_ids})
+        FROM s WHERE u.org_id = s.org_id AND u.period = s.period"""),
+        {"ids": job_ids},
+    )
 
 
 # the sweeper's pass --------------------------------------------------------------------------
@@ -241,51 +307,75 @@ def sweep(rt: Runtime) -> int:
 
 def finish_ended(rt: Runtime) -> int:
     with rt.engine.begin() as conn:
-        done = conn.execute(text(
-            f"UPDATE workflows w SET status = {_FINAL_STATUS}, {_ENDED} "  # noqa: S608
-            "WHERE w.id IN (SELECT id FROM workflows WHERE status = 'running' "
-            f"AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.workflow_id = workflows.id "
-            "AND o.status IN ('queued', 'running')) ORDER BY created_at LIMIT :n "
-            "FOR UPDATE SKIP LOCKED) RETURNING w.id, w.callback_url"), {"n": SWEEP_BATCH}).all()
+        done = conn.execute(
+            text(
+                f"UPDATE workflows w SET status = {_FINAL_STATUS}, {_ENDED} "  # noqa: S608
+                "WHERE w.id IN (SELECT id FROM workflows WHERE status = 'running' "
+                f"AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.workflow_id = workflows.id "
+                "AND o.status IN ('queued', 'running')) ORDER BY created_at LIMIT :n "
+                "FOR UPDATE SKIP LOCKED) RETURNING w.id, w.callback_url"
+            ),
+            {"n": SWEEP_BATCH},
+        ).all()
     _finished(rt, done)
     return len(done)
 
 
 def redrive_launches(rt: Runtime) -> int:
     with rt.engine.begin() as conn:
-        rows = conn.execute(text(
-            "SELECT id, request_id FROM workflows WHERE status = 'running' AND ("
-            " (launch_status = 'pending' AND updated_at < now() - make_interval(secs => :grace))"
-            " OR (launch_status = 'retry_pending' AND updated_at < now() - make_interval("
-            "     secs => LEAST(power(2, launch_attempts), :cap)))"
-            " OR (launch_status = 'launching' AND updated_at < now() - make_interval("
-            "     secs => :stale))) "
-            "ORDER BY updated_at LIMIT :n FOR UPDATE SKIP LOCKED"),
-            {"grace": PENDING_GRACE_SECONDS, "cap": rt.settings.retry_backoff_max,
-             "stale": rt.settings.lease_seconds, "n": SWEEP_BATCH}).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, request_id FROM workflows WHERE status = 'running' AND ("
+                " (launch_status = 'pending' AND updated_at < now() - make_interval(secs => :grace))"
+                " OR (launch_status = 'retry_pending' AND updated_at < now() - make_interval("
+                "     secs => LEAST(power(2, launch_attempts), :cap)))"
+                " OR (launch_status = 'launching' AND updated_at < now() - make_interval("
+                "     secs => :stale))) "
+                "ORDER BY updated_at LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {
+                "grace": PENDING_GRACE_SECONDS,
+                "cap": rt.settings.retry_backoff_max,
+                "stale": rt.settings.lease_seconds,
+                "n": SWEEP_BATCH,
+            },
+        ).all()
         if not rows:
             return 0
         ids = [r.id for r in rows]
         try:
-            rt.publisher.publish([WorkflowMessage(LAUNCH_TASK, str(r.id), request_id=r.request_id)
-                                  for r in rows])
-            conn.execute(text("UPDATE workflows SET updated_at = now() WHERE id = ANY(:ids)"),
-                         {"ids": ids})
+            rt.publisher.publish(
+                [WorkflowMessage(LAUNCH_TASK, str(r.id), request_id=r.request_id) for r in rows]
+            )
+            conn.execute(
+                text("UPDATE workflows SET updated_at = now() WHERE id = ANY(:ids)"), {"ids": ids}
+            )
         except Exception as exc:
             for wid in ids:
-                _launch_failed(conn, wid, f"could not start the workflow yet "
-                               f"({type(exc).__name__}); retrying automatically",
-                               count_attempt=True)
+                _launch_failed(
+                    conn,
+                    wid,
+                    f"could not start the workflow yet "
+                    f"({type(exc).__name__}); retrying automatically",
+                    count_attempt=True,
+                )
     return len(rows)
 
 
 def resend_webhooks(rt: Runtime) -> int:
     with rt.engine.connect() as conn:
-        ids = conn.execute(text(
-            "SELECT id FROM workflows WHERE webhook_status IN ('pending', 'sending') "
-            "AND webhook_next_at < now() - make_interval(secs => :grace) "
-            "ORDER BY webhook_next_at LIMIT :n"),
-            {"grace": PENDING_GRACE_SECONDS, "n": SWEEP_BATCH}).scalars().all()
+        ids = (
+            conn.execute(
+                text(
+                    "SELECT id FROM workflows WHERE webhook_status IN ('pending', 'sending') "
+                    "AND webhook_next_at < now() - make_interval(secs => :grace) "
+                    "ORDER BY webhook_next_at LIMIT :n"
+                ),
+                {"grace": PENDING_GRACE_SECONDS, "n": SWEEP_BATCH},
+            )
+            .scalars()
+            .all()
+        )
     if ids:
         try:
             rt.publisher.publish([WorkflowMessage(WEBHOOK_TASK, str(w)) for w in ids])

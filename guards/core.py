@@ -77,14 +77,25 @@ class Guards:
         code, a, b, c = self._admit(keys=keys, args=args)
         first_limit = rates[0].limit if rates else 0
         if code == 0:
-            return Admission(True, limit=first_limit, remaining=max(int(a), 0),
-                             reset=int(b) / 1000)
+            return Admission(True, limit=first_limit, remaining=max(int(a), 0), reset=int(b) / 1000)
         if code == 1:
-            return Admission(False, "rate_limited", retry_after=int(b) / 1000, limit=int(c),
-                             remaining=0, reset=int(b) / 1000, window_index=int(a) - 1)
+            return Admission(
+                False,
+                "rate_limited",
+                retry_after=int(b) / 1000,
+                limit=int(c),
+                remaining=0,
+                reset=int(b) / 1000,
+                window_index=int(a) - 1,
+            )
         if code == 2:
-            return Admission(False, "cooldown", retry_after=max(int(b), 0) / 1000,
-                             holder_job_id=int(a), limit=first_limit)
+            return Admission(
+                False,
+                "cooldown",
+                retry_after=max(int(b), 0) / 1000,
+                holder_job_id=int(a),
+                limit=first_limit,
+            )
         return Admission(False, "concurrency", retry_after=int(b) / 1000, limit=first_limit)
 
     def peek_rate(self, window: RateWindow) -> tuple[int, float]:
@@ -99,19 +110,24 @@ class Guards:
         reset = (oldest[0][1] + WINDOW_MS - now_ms) / 1000 if oldest else 0.0
         return max(window.limit - int(count), 0), max(reset, 0.0)
 
-    def release(self, job_id: int, *, cooldown_key: str | None = None,
-                slot_key: str | None = None) -> int:
+    def release(
+        self, job_id: int, *, cooldown_key: str | None = None, slot_key: str | None = None
+    ) -> int:
         return int(self._release(keys=[cooldown_key or "-", slot_key or "-"], args=[job_id]))
 
     def refresh_slot(self, slot_key: str, job_id: int, lease_seconds: int) -> None:
         """Extend a running job's slot lease (a heartbeat); XX so a released slot stays free."""
         (sec, usec) = self.r.time()
-        self.r.zadd(slot_key, {str(job_id): sec * 1000 + usec // 1000 + lease_seconds * 1000},
-                    xx=True)
+        self.r.zadd(
+            slot_key, {str(job_id): sec * 1000 + usec // 1000 + lease_seconds * 1000}, xx=True
+        )
 
     def sync_slots(self, org_id: int, open_job_ids: list[int], lease_seconds: int) -> int:
-        return int(self._slots_sync(keys=[self.slot_key(org_id)],
-                                    args=[lease_seconds * 1000, *open_job_ids]))
+        return int(
+            self._slots_sync(
+                keys=[self.slot_key(org_id)], args=[lease_seconds * 1000, *open_job_ids]
+            )
+        )
 
     def slot_orgs(self) -> list[int]:
         out = []

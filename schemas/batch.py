@@ -38,32 +38,56 @@ def _string(errors: list, loc: list, value: Any, *, nullable: bool = True) -> No
     if value is None and nullable:
         return
     if not isinstance(value, str):
-        errors.append(problem(loc, "Input should be a valid string", "string_type",
-                              input=value))
+        errors.append(problem(loc, "Input should be a valid string", "string_type", input=value))
     elif not value:
-        errors.append(problem(loc, "String should have at least 1 character",
-                              "string_too_short", input=value, ctx={"min_length": 1}))
+        errors.append(
+            problem(
+                loc,
+                "String should have at least 1 character",
+                "string_too_short",
+                input=value,
+                ctx={"min_length": 1},
+            )
+        )
 
 
 def _target(errors: list, i: int, value: Any) -> dict[str, str] | None:
     loc: list[str | int] = ["targets", i]
     if not isinstance(value, dict):
-        errors.append(problem(loc, "Input should be a valid dictionary or object to extract "
-                              "fields from", "model_attributes_type", input=value))
+        errors.append(
+            problem(
+                loc,
+                "Input should be a valid dictionary or object to extract fields from",
+                "model_attributes_type",
+                input=value,
+            )
+        )
         return None
     before = len(errors)
     for key in value:
         if key not in TARGET_KEYS:
-            errors.append(problem([*loc, key], "Extra inputs are not permitted",
-                                  "extra_forbidden", input=value[key]))
+            errors.append(
+                problem(
+                    [*loc, key],
+                    "Extra inputs are not permitted",
+                    "extra_forbidden",
+                    input=value[key],
+                )
+            )
     for key in TARGET_KEYS:
         _string(errors, [*loc, key], value.get(key))
     if len(errors) > before:
         return None
     if (value.get("url") is None) == (value.get("uuid") is None):
-        errors.append(problem(loc, "Value error, every target must contain exactly one of url "
-                              "or uuid (add catalog to pin it to one catalog)", "value_error",
-                              input=value))
+        errors.append(
+            problem(
+                loc,
+                "Value error, every target must contain exactly one of url "
+                "or uuid (add catalog to pin it to one catalog)",
+                "value_error",
+                input=value,
+            )
+        )
         return None
     return {k: value[k] for k in TARGET_KEYS if value.get(k) is not None}
 
@@ -73,15 +97,23 @@ def parse_body(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
         pos = getattr(exc, "pos", 0)
-        raise RequestInvalid([problem([pos], "JSON decode error", "json_invalid",
-                                      ctx={"error": str(exc)[:200]})]) from None
+        raise RequestInvalid(
+            [problem([pos], "JSON decode error", "json_invalid", ctx={"error": str(exc)[:200]})]
+        ) from None
 
 
 def load_request(body: Any) -> BatchRequest:
     """The validated request, or RequestInvalid listing what breaks the schema."""
     if not isinstance(body, dict):
-        raise RequestInvalid([{"loc": ["body"], "msg": "Input should be a valid dictionary or "
-                               "object to extract fields from", "type": "model_attributes_type"}])
+        raise RequestInvalid(
+            [
+                {
+                    "loc": ["body"],
+                    "msg": "Input should be a valid dictionary or object to extract fields from",
+                    "type": "model_attributes_type",
+                }
+            ]
+        )
     errors: list[dict[str, Any]] = []
     for key in body:
         if key not in REQUEST_KEYS:
@@ -94,14 +126,24 @@ def load_request(body: Any) -> BatchRequest:
     elif not isinstance(raw, list):
         errors.append(problem(["targets"], "Input should be a valid list", "list_type"))
     elif not raw:
-        errors.append(problem(["targets"], "List should have at least 1 item after validation, "
-                              "not 0", "too_short", ctx={"field_type": "List", "min_length": 1,
-                                                         "actual_length": 0}))
+        errors.append(
+            problem(
+                ["targets"],
+                "List should have at least 1 item after validation, not 0",
+                "too_short",
+                ctx={"field_type": "List", "min_length": 1, "actual_length": 0},
+            )
+        )
     elif len(raw) > MAX_TARGETS:
-        errors.append(problem(["targets"], f"List should have at most {MAX_TARGETS} items after "
-                              f"validation, not {len(raw)}; split the batch", "too_long",
-                              ctx={"field_type": "List", "max_length": MAX_TARGETS,
-                                   "actual_length": len(raw)}))
+        errors.append(
+            problem(
+                ["targets"],
+                f"List should have at most {MAX_TARGETS} items after "
+                f"validation, not {len(raw)}; split the batch",
+                "too_long",
+                ctx={"field_type": "List", "max_length": MAX_TARGETS, "actual_length": len(raw)},
+            )
+        )
     else:
         for i, value in enumerate(raw):
             target = _target(errors, i, value)
@@ -122,11 +164,15 @@ class RefreshTarget(Schema):
 
 
 class ProductRefreshRequest(Schema):
-    targets = fields.List(fields.Nested(RefreshTarget), required=True,
-                          validate=validate.Length(1, MAX_TARGETS))
-    callbackUrl = fields.String(metadata={
-        "description": "Receives a signed summary when the workflow finishes "
-                       "(see Freshet-Signature)"})
+    targets = fields.List(
+        fields.Nested(RefreshTarget), required=True, validate=validate.Length(1, MAX_TARGETS)
+    )
+    callbackUrl = fields.String(
+        metadata={
+            "description": "Receives a signed summary when the workflow finishes "
+            "(see Freshet-Signature)"
+        }
+    )
 
 
 class AcceptedTarget(Schema):
@@ -136,9 +182,13 @@ class AcceptedTarget(Schema):
 
 class RejectedTarget(Schema):
     target = fields.Nested(RefreshTarget, required=True)
-    code = fields.String(required=True, metadata={
-        "description": "product_not_found | ambiguous_url | url_not_in_catalog | invalid_url | "
-                       "duplicate_target"})
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "product_not_found | ambiguous_url | url_not_in_catalog | invalid_url | "
+            "duplicate_target"
+        },
+    )
     message = fields.String(required=True)
 
 
@@ -170,8 +220,12 @@ class BatchValidationError(Schema):
 
 
 class BatchError(Schema):
-    detail = fields.String(required=True, metadata={
-        "description": "catalog_not_granted | rate_limit_exceeded | product_refresh_unavailable"})
+    detail = fields.String(
+        required=True,
+        metadata={
+            "description": "catalog_not_granted | rate_limit_exceeded | product_refresh_unavailable"
+        },
+    )
     error = fields.String(required=True)
     code = fields.String(required=True)
     message = fields.String(required=True)

@@ -27,22 +27,30 @@ class ProductQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    format = fields.String(load_default=None, validate=validate.OneOf(FORMATS),
-                           metadata={"description": "how to read {id} when ambiguous"})
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "how to read {id} when ambiguous"},
+    )
     include_offers_reviews = Flag(load_default=False, metadata={"description": "+5 tokens"})
     include_offers = Flag(load_default=False, metadata={"description": "alias"})
     include_reviews = Flag(load_default=False, metadata={"description": "alias"})
     force_refresh = Flag(load_default=False, metadata={"description": "+3 tokens"})
     include_force_refresh = Flag(load_default=False, metadata={"description": "alias"})
-    max_age = fields.Integer(load_default=None, validate=validate.Range(0, 10 * 365 * 86400),
-                             metadata={"description": "refresh when cached data is older (s)"})
+    max_age = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, 10 * 365 * 86400),
+        metadata={"description": "refresh when cached data is older (s)"},
+    )
     include_history = Flag(load_default=True, metadata={"description": "free; always on"})
     include_stats = Flag(load_default=True, metadata={"description": "free; always on"})
     include_cross_retailer = Flag(load_default=False, metadata={"description": "answers {}"})
     include_seller_context = Flag(load_default=False, metadata={"description": "answers null"})
-    retailer = fields.String(load_default="walmart",
-                             validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
-                             metadata={"description": "source slug; walmart by default"})
+    retailer = fields.String(
+        load_default="walmart",
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"),
+        metadata={"description": "source slug; walmart by default"},
+    )
 
 
 class Dimensions(Schema):

@@ -41,8 +41,9 @@ class TargetResult(Schema):
 
 class Callback(Schema):
     url = fields.String()
-    status = fields.String(allow_none=True, metadata={
-        "description": "pending | sending | delivered | failed"})
+    status = fields.String(
+        allow_none=True, metadata={"description": "pending | sending | delivered | failed"}
+    )
     attempts = fields.Integer()
     deliveredAt = fields.DateTime(allow_none=True)
     error = fields.String(allow_none=True)

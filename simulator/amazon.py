@@ -1,8 +1,6 @@
 """Simulated Amazon review pages, marked up the way amazon.* serves them (data-hook
 attributes, localized dates and counts, histogram, pagination), 10 reviews a page."""
 
-# ruff: noqa: E501 - page templates and phrase tables mirror upstream markup; wrapping them hurts reading
-
 from __future__ import annotations
 
 import re

@@ -2,8 +2,6 @@
 `.json` shape (decimal-string prices) and the storefront `.js` shape (prices in cents).
 Shops whose name starts with "nojson" answer 404 on `.json`, as stores that disabled it do."""
 
-# ruff: noqa: E501 - page templates and phrase tables mirror upstream markup; wrapping them hurts reading
-
 from __future__ import annotations
 
 import json

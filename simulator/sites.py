@@ -2,8 +2,6 @@
 markup style varies per handle across the messes real pages serve. A handle starting with
 a style name and a dash (`graph-lamp`) gets that style; any other handle gets one by hash."""
 
-# ruff: noqa: E501 - page templates and phrase tables mirror upstream markup; wrapping them hurts reading
-
 from __future__ import annotations
 
 import json

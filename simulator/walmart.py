@@ -2,8 +2,6 @@
 sponsored and similar-item modules about other items around it, idml specs, reviews and
 a JSON-LD Product block."""
 
-# ruff: noqa: E501 - page templates and phrase tables mirror upstream markup; wrapping them hurts reading
-
 from __future__ import annotations
 
 import json

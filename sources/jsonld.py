@@ -39,6 +39,7 @@ PRODUCT_TYPES = frozenset(
 )
 _MSRP_TYPES = ("ListPrice", "StrikethroughPrice", "MSRP", "SRP")
 
+
 def _types(node: dict) -> set[str]:
     raw = node.get("@type")
     return {

@@ -13,7 +13,7 @@ def sqlalchemy_url(database_url: str) -> str:
     """DATABASE_URL as users write it (postgresql://) → the psycopg 3 dialect."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if database_url.startswith(prefix):
-            return "postgresql+psycopg://" + database_url[len(prefix):]
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
     return database_url
 
 

@@ -107,10 +107,20 @@ ledger = Table(
     CheckConstraint("kind in ('reserve', 'charge', 'refund')", name="kind"),
     CheckConstraint("resource in ('tokens', 'review_jobs')", name="resource"),
     # One reservation and one settlement (charge or refund) per job and resource, ever.
-    Index("uq_ledger_reserve", "job_id", "resource", unique=True,
-          postgresql_where=text("job_id IS NOT NULL AND kind = 'reserve'")),
-    Index("uq_ledger_settle", "job_id", "resource", unique=True,
-          postgresql_where=text("job_id IS NOT NULL AND kind <> 'reserve'")),
+    Index(
+        "uq_ledger_reserve",
+        "job_id",
+        "resource",
+        unique=True,
+        postgresql_where=text("job_id IS NOT NULL AND kind = 'reserve'"),
+    ),
+    Index(
+        "uq_ledger_settle",
+        "job_id",
+        "resource",
+        unique=True,
+        postgresql_where=text("job_id IS NOT NULL AND kind <> 'reserve'"),
+    ),
     Index("ix_ledger_org_period", "org_id", "period"),
 )
 
@@ -161,18 +171,27 @@ workflows = Table(
     Column("webhook_error", Text),
     CheckConstraint(
         "status in ('running', 'completed', 'failed', 'partially_failed', 'cancelled')",
-        name="status"),
+        name="status",
+    ),
     CheckConstraint(
         "launch_status in ('pending', 'launching', 'launched', 'retry_pending')",
-        name="launch_status"),
+        name="launch_status",
+    ),
     CheckConstraint(
-        "webhook_status is null or webhook_status in ('pending', 'sending', 'delivered', "
-        "'failed')", name="webhook_status"),
-    Index("ix_workflows_unlaunched", "updated_at",
-          postgresql_where=text("launch_status <> 'launched'")),
+        "webhook_status is null or webhook_status in ('pending', 'sending', 'delivered', 'failed')",
+        name="webhook_status",
+    ),
+    Index(
+        "ix_workflows_unlaunched",
+        "updated_at",
+        postgresql_where=text("launch_status <> 'launched'"),
+    ),
     Index("ix_workflows_running", "created_at", postgresql_where=text("status = 'running'")),
-    Index("ix_workflows_webhook_due", "webhook_next_at",
-          postgresql_where=text("webhook_status in ('pending', 'sending')")),
+    Index(
+        "ix_workflows_webhook_due",
+        "webhook_next_at",
+        postgresql_where=text("webhook_status in ('pending', 'sending')"),
+    ),
 )
 
 jobs_id_seq = Sequence("jobs_id_seq", metadata=metadata)
@@ -180,8 +199,9 @@ jobs_id_seq = Sequence("jobs_id_seq", metadata=metadata)
 jobs = Table(
     "jobs",
     metadata,
-    Column("id", BigInteger, jobs_id_seq, primary_key=True,
-           server_default=jobs_id_seq.next_value()),
+    Column(
+        "id", BigInteger, jobs_id_seq, primary_key=True, server_default=jobs_id_seq.next_value()
+    ),
     Column("org_id", BigInteger, ForeignKey("organizations.id"), nullable=False),
     Column("kind", Text, nullable=False),  # reviews | product | batch_target
     Column("status", Text, nullable=False, server_default="queued"),
@@ -212,12 +232,19 @@ jobs = Table(
     CheckConstraint(
         "status in ('queued', 'running', 'completed', 'failed', 'cancelled')", name="status"
     ),
-    Index("ix_jobs_open", "status", "dispatched_at",
-          postgresql_where=text("status in ('queued', 'running')")),
+    Index(
+        "ix_jobs_open",
+        "status",
+        "dispatched_at",
+        postgresql_where=text("status in ('queued', 'running')"),
+    ),
     Index("ix_jobs_workflow", "workflow_id", "target_index"),
     # 0004: "is any job of this workflow still open?" — asked each time a batch target ends.
-    Index("ix_jobs_workflow_open", "workflow_id",
-          postgresql_where=text("workflow_id IS NOT NULL AND status in ('queued', 'running')")),
+    Index(
+        "ix_jobs_workflow_open",
+        "workflow_id",
+        postgresql_where=text("workflow_id IS NOT NULL AND status in ('queued', 'running')"),
+    ),
     Index("ix_jobs_org_created", "org_id", "created_at"),
     Index("ix_jobs_leader", "leader_job_id", postgresql_where=text("leader_job_id IS NOT NULL")),
 )
@@ -256,8 +283,11 @@ products = Table(
     Index("ix_products_asin", "asin"),
     Index("ix_products_item_id", "item_id"),
     Index("ix_products_catalog_url", "catalog_id", "url"),
-    Index("ix_products_last_read_at", "last_read_at",
-          postgresql_where=text("last_read_at IS NOT NULL")),
+    Index(
+        "ix_products_last_read_at",
+        "last_read_at",
+        postgresql_where=text("last_read_at IS NOT NULL"),
+    ),
 )
 
 price_observations = Table(

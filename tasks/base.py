@@ -19,9 +19,15 @@ TRANSIENT_INFRA = (OperationalError, redis.ConnectionError, redis.TimeoutError)
 
 def freshet_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Task]:
     defaults: dict[str, Any] = dict(
-        name=name, bind=True, acks_late=True, ignore_result=True,
-        autoretry_for=TRANSIENT_INFRA, retry_backoff=True, retry_backoff_max=60,
-        retry_jitter=True, max_retries=None,
+        name=name,
+        bind=True,
+        acks_late=True,
+        ignore_result=True,
+        autoretry_for=TRANSIENT_INFRA,
+        retry_backoff=True,
+        retry_backoff_max=60,
+        retry_jitter=True,
+        max_retries=None,
     )
     defaults.update(options)
     return shared_task(**defaults)

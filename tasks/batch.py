@@ -14,8 +14,11 @@ def refresh_target(self, job_id: int) -> str:
 @freshet_task("freshet.batch.launch")
 def launch(self, workflow_id: str) -> str:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
-        return workflows.launch(runtime_for(self.app), workflow_id,
-                                push=lambda messages: publish_many(self.app, messages))
+        return workflows.launch(
+            runtime_for(self.app),
+            workflow_id,
+            push=lambda messages: publish_many(self.app, messages),
+        )
 
 
 @freshet_task("freshet.batch.webhook")

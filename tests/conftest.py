@@ -13,9 +13,11 @@ from freshet.settings import Settings, load_settings
 from store.db import make_engine, upgrade
 from tests.services import RedisServer, create_database, drop_database
 
-TRUNCATE = ("idempotency_keys, ledger, usage_periods, price_observations, reviews, "
-            "review_products, jobs, workflows, products, grants, catalogs, api_keys, "
-            "organizations")
+TRUNCATE = (
+    "idempotency_keys, ledger, usage_periods, price_observations, reviews, "
+    "review_products, jobs, workflows, products, grants, catalogs, api_keys, "
+    "organizations"
+)
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +135,13 @@ def worker(celery_app):
     """A real Celery worker (threads pool) consuming every queue of the real broker."""
     from celery.contrib.testing.worker import start_worker
 
-    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-                      loglevel="WARNING", shutdown_timeout=30,
-                      queues=["interactive", "reviews", "batch", "default"]) as w:
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+        queues=["interactive", "reviews", "batch", "default"],
+    ) as w:
         yield w

@@ -12,9 +12,15 @@ from freshet import tenants
 
 _seq = itertools.count(1)
 
-DEFAULT_PLAN = dict(monthly_tokens=2000, review_jobs_per_month=50, concurrent_jobs=2,
-                    asin_cooldown_seconds=86400, requests_per_minute=60,
-                    force_refresh_per_minute=100, marketplaces=["amazon.de"])
+DEFAULT_PLAN = dict(
+    monthly_tokens=2000,
+    review_jobs_per_month=50,
+    concurrent_jobs=2,
+    asin_cooldown_seconds=86400,
+    requests_per_minute=60,
+    force_refresh_per_minute=100,
+    marketplaces=["amazon.de"],
+)
 
 
 @dataclass
@@ -41,7 +47,8 @@ def make_tenant(engine: Engine, *, catalogs: list[str] | None = None, **plan: An
     return Tenant(org_id, name, key, plan_name)
 
 
-def make_catalog(engine: Engine, slug: str, source: str, domains: list[str],
-                 politeness: float | None = None) -> int:
+def make_catalog(
+    engine: Engine, slug: str, source: str, domains: list[str], politeness: float | None = None
+) -> int:
     with engine.begin() as conn:
         return tenants.create_catalog(conn, slug, source, domains, politeness, exist_ok=True)

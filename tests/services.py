@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import psycopg
 import redis
 
-PG_ADMIN_URL = os.environ.get("FRESHET_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "FRESHET_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -39,9 +41,24 @@ class RedisServer:
         workdir = tempfile.mkdtemp(prefix="freshet-redis-")
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", workdir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         server = cls(port, proc, workdir)
         server.wait_ready()
         return server

@@ -28,9 +28,11 @@ def shops(engine, simulator) -> dict[str, str]:
     make_catalog(engine, "shared-b", "jsonld", ["shared.example/products"])
     make_catalog(engine, "private", "jsonld", ["10.0.0.1"])
     make_catalog(engine, "secret", "shopify", ["secret.example"])  # granted to nobody
-    return {"shop": f"{simulator.url}/shops/demo/products/",
-            "site": f"{simulator.url}/sites/demo/p/",
-            "wm": f"{simulator.url}/walmart/ip/"}
+    return {
+        "shop": f"{simulator.url}/shops/demo/products/",
+        "site": f"{simulator.url}/sites/demo/p/",
+        "wm": f"{simulator.url}/walmart/ip/",
+    }
 
 
 GRANTED = ["shop", "site", "wm", "shared-a", "shared-b", "private"]
@@ -48,10 +50,13 @@ def post(client, tenant, body, **headers):
 def add_product(engine, catalog: str, url: str) -> str:
     pid = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO products (id, source, key, catalog_id, url) SELECT :id, c.source, :url, "
-            "c.id, :url FROM catalogs c WHERE c.slug = :slug"),
-            {"id": pid, "url": url, "slug": catalog})
+        conn.execute(
+            text(
+                "INSERT INTO products (id, source, key, catalog_id, url) SELECT :id, c.source, :url, "
+                "c.id, :url FROM catalogs c WHERE c.slug = :slug"
+            ),
+            {"id": pid, "url": url, "slug": catalog},
+        )
     return str(pid)
 
 
@@ -60,8 +65,9 @@ def count(engine, sql: str) -> int:
         return conn.execute(text(sql)).scalar()
 
 
-def test_mixed_batch_accepts_the_valid_and_rejects_each_with_its_code(client, engine, tenant,
-                                                                      shops):
+def test_mixed_batch_accepts_the_valid_and_rejects_each_with_its_code(
+    client, engine, tenant, shops
+):
     known = add_product(engine, "site", shops["site"] + "known")
     elsewhere = add_product(engine, "secret", "https://secret.example/products/x")
     targets = [
@@ -110,25 +116,45 @@ def test_mixed_batch_accepts_the_valid_and_rejects_each_with_its_code(client, en
     assert "include catalog" in body["rejected"][4]["message"]
     assert "shared-a" in body["rejected"][4]["message"]
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT j.target_index, j.kind, j.queue, j.status, c.slug, j.url, j.product_id "
-            "FROM jobs j JOIN catalogs c ON c.id = j.catalog_id ORDER BY j.target_index")).all()
-        wf = conn.execute(text("SELECT submitted, accepted, jsonb_array_length(rejected), "
-                               "launch_status FROM workflows")).one()
+        rows = conn.execute(
+            text(
+                "SELECT j.target_index, j.kind, j.queue, j.status, c.slug, j.url, j.product_id "
+                "FROM jobs j JOIN catalogs c ON c.id = j.catalog_id ORDER BY j.target_index"
+            )
+        ).all()
+        wf = conn.execute(
+            text(
+                "SELECT submitted, accepted, jsonb_array_length(rejected), "
+                "launch_status FROM workflows"
+            )
+        ).one()
     assert [(r.target_index, r.slug) for r in rows] == [
-        (0, "shop"), (1, "site"), (2, "site"), (10, "shared-a"), (13, "wm")]
+        (0, "shop"),
+        (1, "site"),
+        (2, "site"),
+        (10, "shared-a"),
+        (13, "wm"),
+    ]
     assert {(r.kind, r.queue, r.status) for r in rows} == {("batch_target", "batch", "queued")}
     assert str(rows[2].product_id) == known
     assert tuple(wf) == (14, 5, 9, "pending")
 
 
 def test_every_rejection_message_says_what_to_change(client, engine, tenant, shops):
-    resp = post(client, tenant, {"targets": [
-        {"url": "https://shared.example/products/1"},
-        {"catalog": "shop", "url": "https://shared.example/products/1"},
-        {"url": "mailto:someone@example.com"},
-        {"uuid": str(uuid.uuid4())},
-        {"url": shops["shop"] + "a"}, {"url": shops["shop"] + "a"}]})
+    resp = post(
+        client,
+        tenant,
+        {
+            "targets": [
+                {"url": "https://shared.example/products/1"},
+                {"catalog": "shop", "url": "https://shared.example/products/1"},
+                {"url": "mailto:someone@example.com"},
+                {"uuid": str(uuid.uuid4())},
+                {"url": shops["shop"] + "a"},
+                {"url": shops["shop"] + "a"},
+            ]
+        },
+    )
     messages = {r["code"]: r["message"] for r in resp.get_json()["rejected"]}
     assert "include catalog" in messages["ambiguous_url"]
     assert "fix the URL or name the catalog" in messages["url_not_in_catalog"]
@@ -138,12 +164,23 @@ def test_every_rejection_message_says_what_to_change(client, engine, tenant, sho
 
 
 def test_all_rejected_is_400_in_the_same_shape_and_writes_nothing(client, engine, tenant):
-    resp = post(client, tenant, {"targets": [{"url": "https://nowhere.example/p/1"},
-                                             {"uuid": str(uuid.uuid4())}]})
+    resp = post(
+        client,
+        tenant,
+        {"targets": [{"url": "https://nowhere.example/p/1"}, {"uuid": str(uuid.uuid4())}]},
+    )
     assert resp.status_code == 400
     body = resp.get_json()
-    assert set(body) == {"requestId", "submitted", "workflowId", "workflowError",
-                         "workflowStatus", "workflowAttempts", "accepted", "rejected"}
+    assert set(body) == {
+        "requestId",
+        "submitted",
+        "workflowId",
+        "workflowError",
+        "workflowStatus",
+        "workflowAttempts",
+        "accepted",
+        "rejected",
+    }
     assert body["accepted"] == [] and len(body["rejected"]) == 2
     assert body["workflowId"] is None and body["submitted"] == 2
     assert count(engine, "SELECT count(*) FROM jobs") == 0
@@ -161,15 +198,25 @@ def vendor_validator(name: str):
     spec = json.loads(VENDOR_SPEC.read_text())
     resource = Resource.from_contents(spec, default_specification=DRAFT202012)
     registry = Registry().with_resource("urn:octogen", resource)
-    return Draft202012Validator({"$ref": f"urn:octogen#/components/schemas/{name}"},
-                                registry=registry)
+    return Draft202012Validator(
+        {"$ref": f"urn:octogen#/components/schemas/{name}"}, registry=registry
+    )
 
 
-def test_202_and_400_bodies_validate_against_the_vendors_response_schema(client, engine,
-                                                                         tenant, shops):
+def test_202_and_400_bodies_validate_against_the_vendors_response_schema(
+    client, engine, tenant, shops
+):
     validator = vendor_validator("ProgrammaticProductRefreshResponse")
-    ok = post(client, tenant, {"targets": [{"catalog": "shop", "url": shops["shop"] + "x"},
-                                           {"url": "https://nowhere.example/p/1"}]})
+    ok = post(
+        client,
+        tenant,
+        {
+            "targets": [
+                {"catalog": "shop", "url": shops["shop"] + "x"},
+                {"url": "https://nowhere.example/p/1"},
+            ]
+        },
+    )
     assert ok.status_code == 202
     validator.validate(ok.get_json())
     none = post(client, tenant, {"targets": [{"url": "https://nowhere.example/p/1"}]})
@@ -186,8 +233,9 @@ def test_the_vendors_request_example_is_accepted(client, engine, tenant, shops):
 
 
 # whole-request errors ------------------------------------------------------------------------
-def assert_detail_envelope(resp, status: int, detail: str | None = None,
-                           type_: str | None = None) -> dict:
+def assert_detail_envelope(
+    resp, status: int, detail: str | None = None, type_: str | None = None
+) -> dict:
     """Octogen's `detail` (a string, or the validation list whose first item is `type_`)
     plus our envelope."""
     assert resp.status_code == status, resp.get_data(as_text=True)
@@ -205,44 +253,63 @@ def assert_detail_envelope(resp, status: int, detail: str | None = None,
 
 def test_501_targets_is_422(client, engine, tenant, shops):
     targets = [{"catalog": "shop", "url": f"{shops['shop']}p{i}"} for i in range(501)]
-    body = assert_detail_envelope(post(client, tenant, {"targets": targets}), 422,
-                                  type_="too_long")
+    body = assert_detail_envelope(post(client, tenant, {"targets": targets}), 422, type_="too_long")
     assert body["detail"][0]["loc"] == ["body", "targets"]
     assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
 def test_a_target_with_both_url_and_uuid_is_422(client, engine, tenant, shops):
-    resp = post(client, tenant, {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"},
-                                             {"url": shops["shop"] + "b",
-                                              "uuid": str(uuid.uuid4())}]})
+    resp = post(
+        client,
+        tenant,
+        {
+            "targets": [
+                {"catalog": "shop", "url": shops["shop"] + "a"},
+                {"url": shops["shop"] + "b", "uuid": str(uuid.uuid4())},
+            ]
+        },
+    )
     body = assert_detail_envelope(resp, 422, type_="value_error")
     assert body["detail"][0]["loc"] == ["body", "targets", 1]
     assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
-@pytest.mark.parametrize(("data", "type_", "loc"), [
-    (b"{not json", "json_invalid", None),
-    (b"[1, 2]", "model_attributes_type", ["body"]),
-    (b'"text"', "model_attributes_type", ["body"]),
-    (b"{}", "missing", ["body", "targets"]),
-    (b'{"targets": []}', "too_short", ["body", "targets"]),
-    (b'{"targets": {"url": "https://a.example"}}', "list_type", ["body", "targets"]),
-    (b'{"targets": [{}]}', "value_error", ["body", "targets", 0]),
-    (b'{"targets": [{"catalog": "shop"}]}', "value_error", ["body", "targets", 0]),
-    (b'{"targets": [{"url": 5}]}', "string_type", ["body", "targets", 0, "url"]),
-    (b'{"targets": [{"url": ""}]}', "string_too_short", ["body", "targets", 0, "url"]),
-    (b'{"targets": [{"uuid": null, "url": null}]}', "value_error", ["body", "targets", 0]),
-    (b'{"targets": ["https://a.example"]}', "model_attributes_type", ["body", "targets", 0]),
-    (b'{"targets": [{"url": "https://a.example", "sku": "1"}]}', "extra_forbidden",
-     ["body", "targets", 0, "sku"]),
-    (b'{"targets": [{"url": "https://a.example"}], "extra": 1}', "extra_forbidden",
-     ["body", "extra"]),
-    (b'{"targets": [{"url": "https://a.example"}], "callbackUrl": 7}', "string_type",
-     ["body", "callbackUrl"]),
-])
+@pytest.mark.parametrize(
+    ("data", "type_", "loc"),
+    [
+        (b"{not json", "json_invalid", None),
+        (b"[1, 2]", "model_attributes_type", ["body"]),
+        (b'"text"', "model_attributes_type", ["body"]),
+        (b"{}", "missing", ["body", "targets"]),
+        (b'{"targets": []}', "too_short", ["body", "targets"]),
+        (b'{"targets": {"url": "https://a.example"}}', "list_type", ["body", "targets"]),
+        (b'{"targets": [{}]}', "value_error", ["body", "targets", 0]),
+        (b'{"targets": [{"catalog": "shop"}]}', "value_error", ["body", "targets", 0]),
+        (b'{"targets": [{"url": 5}]}', "string_type", ["body", "targets", 0, "url"]),
+        (b'{"targets": [{"url": ""}]}', "string_too_short", ["body", "targets", 0, "url"]),
+        (b'{"targets": [{"uuid": null, "url": null}]}', "value_error", ["body", "targets", 0]),
+        (b'{"targets": ["https://a.example"]}', "model_attributes_type", ["body", "targets", 0]),
+        (
+            b'{"targets": [{"url": "https://a.example", "sku": "1"}]}',
+            "extra_forbidden",
+            ["body", "targets", 0, "sku"],
+        ),
+        (
+            b'{"targets": [{"url": "https://a.example"}], "extra": 1}',
+            "extra_forbidden",
+            ["body", "extra"],
+        ),
+        (
+            b'{"targets": [{"url": "https://a.example"}], "callbackUrl": 7}',
+            "string_type",
+            ["body", "callbackUrl"],
+        ),
+    ],
+)
 def test_bodies_breaking_the_schema_are_422(client, engine, tenant, data, type_, loc):
-    resp = client.post(URL, data=data, headers={**tenant.headers,
-                                                "Content-Type": "application/json"})
+    resp = client.post(
+        URL, data=data, headers={**tenant.headers, "Content-Type": "application/json"}
+    )
     body = assert_detail_envelope(resp, 422, type_=type_)
     if loc is not None:
         assert body["detail"][0]["loc"] == loc
@@ -252,8 +319,16 @@ def test_bodies_breaking_the_schema_are_422(client, engine, tenant, data, type_,
 
 @pytest.mark.parametrize("slug", ["secret", "no-such-catalog"])
 def test_a_target_naming_a_catalog_not_granted_is_403(client, engine, tenant, shops, slug):
-    resp = post(client, tenant, {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"},
-                                             {"catalog": slug, "url": "https://x.example/p"}]})
+    resp = post(
+        client,
+        tenant,
+        {
+            "targets": [
+                {"catalog": "shop", "url": shops["shop"] + "a"},
+                {"catalog": slug, "url": "https://x.example/p"},
+            ]
+        },
+    )
     body = assert_detail_envelope(resp, 403, "catalog_not_granted")
     assert body["code"] == "catalog_not_granted" and slug in body["message"]
     assert count(engine, "SELECT count(*) FROM jobs") == 0
@@ -286,8 +361,7 @@ def test_not_enough_tokens_is_402_and_writes_nothing(client, engine, shops):
     assert post(client, t, {"targets": targets[:3]}).status_code == 202
 
 
-def test_redis_outage_is_503_with_nothing_written(client, engine, tenant, shops, rt,
-                                                  monkeypatch):
+def test_redis_outage_is_503_with_nothing_written(client, engine, tenant, shops, rt, monkeypatch):
     def down(*a, **k):
         raise redis.ConnectionError("connection refused")
 
@@ -299,16 +373,19 @@ def test_redis_outage_is_503_with_nothing_written(client, engine, tenant, shops,
 
 
 # SSRF ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("target", [
-    {"url": "http://169.254.169.254/latest/meta-data/"},
-    {"url": "http://10.0.0.1/products/x"},
-    {"catalog": "private", "url": "http://10.0.0.1/products/x"},
-    {"url": "http://localhost/products/x"},
-    {"url": "http://127.0.0.1:6379/"},
-    {"url": "http://[::1]/products/x"},
-    {"url": "http://[::ffff:169.254.169.254]/"},
-    {"catalog": "shop", "url": "http://169.254.169.254/shops/demo/products/x"},
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        {"url": "http://169.254.169.254/latest/meta-data/"},
+        {"url": "http://10.0.0.1/products/x"},
+        {"catalog": "private", "url": "http://10.0.0.1/products/x"},
+        {"url": "http://localhost/products/x"},
+        {"url": "http://127.0.0.1:6379/"},
+        {"url": "http://[::1]/products/x"},
+        {"url": "http://[::ffff:169.254.169.254]/"},
+        {"catalog": "shop", "url": "http://169.254.169.254/shops/demo/products/x"},
+    ],
+)
 def test_url_targets_at_private_addresses_are_invalid_url(client, engine, tenant, target):
     resp = post(client, tenant, {"targets": [target]})
     assert resp.status_code == 400
@@ -317,21 +394,36 @@ def test_url_targets_at_private_addresses_are_invalid_url(client, engine, tenant
     assert "private, loopback or link-local" in rejected["message"]
 
 
-@pytest.mark.parametrize("callback", ["http://10.0.0.1/hook", "http://169.254.169.254/",
-                                      "http://localhost:9/hook", "ftp://hooks.example/x"])
+@pytest.mark.parametrize(
+    "callback",
+    [
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/",
+        "http://localhost:9/hook",
+        "ftp://hooks.example/x",
+    ],
+)
 def test_a_callback_url_at_a_private_address_is_422(client, engine, tenant, shops, callback):
-    resp = post(client, tenant, {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"}],
-                                 "callbackUrl": callback})
+    resp = post(
+        client,
+        tenant,
+        {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"}], "callbackUrl": callback},
+    )
     body = assert_detail_envelope(resp, 422, type_="value_error")
     assert body["detail"][0]["loc"] == ["body", "callbackUrl"]
     assert count(engine, "SELECT count(*) FROM workflows") == 0
 
 
 # idempotency -----------------------------------------------------------------------------------
-def test_an_idempotent_replay_answers_the_first_response_and_writes_once(client, engine, tenant,
-                                                                        shops):
-    body = {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"},
-                        {"url": "https://nowhere.example/p"}]}
+def test_an_idempotent_replay_answers_the_first_response_and_writes_once(
+    client, engine, tenant, shops
+):
+    body = {
+        "targets": [
+            {"catalog": "shop", "url": shops["shop"] + "a"},
+            {"url": "https://nowhere.example/p"},
+        ]
+    }
     first = post(client, tenant, body, **{"Idempotency-Key": "batch-1"})
     again = post(client, tenant, body, **{"Idempotency-Key": "batch-1"})
     assert first.status_code == again.status_code == 202
@@ -370,25 +462,41 @@ def statements_for(client, engine_, tenant, body):
     return seen
 
 
-def test_accepting_is_a_fixed_number_of_round_trips_and_one_publish(client, engine, tenant,
-                                                                    shops, rt, monkeypatch):
+def test_accepting_is_a_fixed_number_of_round_trips_and_one_publish(
+    client, engine, tenant, shops, rt, monkeypatch
+):
     publisher = RecordingPublisher()
     monkeypatch.setattr(rt, "publisher", publisher)
-    small = statements_for(client, rt.engine, tenant, {"targets": [
-        {"catalog": "shop", "url": f"{shops['shop']}s{i}"} for i in range(5)]})
-    big = statements_for(client, rt.engine, tenant, {"targets": [
-        {"catalog": "shop", "url": f"{shops['shop']}b{i}"} for i in range(500)]})
+    small = statements_for(
+        client,
+        rt.engine,
+        tenant,
+        {"targets": [{"catalog": "shop", "url": f"{shops['shop']}s{i}"} for i in range(5)]},
+    )
+    big = statements_for(
+        client,
+        rt.engine,
+        tenant,
+        {"targets": [{"catalog": "shop", "url": f"{shops['shop']}b{i}"} for i in range(500)]},
+    )
     assert len(big) == len(small) <= 10, big
     assert len(publisher.calls) == 2 and all(len(c) == 1 for c in publisher.calls)
     assert publisher.calls[1][0].task_name == "freshet.batch.launch"
     assert count(engine, "SELECT count(*) FROM jobs") == 505
-    assert count(engine, "SELECT count(*) FROM ledger WHERE kind = 'reserve' "
-                         "AND resource = 'tokens' AND amount = 1") == 505
+    assert (
+        count(
+            engine,
+            "SELECT count(*) FROM ledger WHERE kind = 'reserve' "
+            "AND resource = 'tokens' AND amount = 1",
+        )
+        == 505
+    )
     assert count(engine, "SELECT tokens_used FROM usage_periods") == 505
 
 
-def test_a_failed_publish_still_answers_202_with_workflow_error(client, engine, tenant, shops,
-                                                               rt, monkeypatch):
+def test_a_failed_publish_still_answers_202_with_workflow_error(
+    client, engine, tenant, shops, rt, monkeypatch
+):
     monkeypatch.setattr(rt, "publisher", RecordingPublisher(fail=True))
     resp = post(client, tenant, {"targets": [{"catalog": "shop", "url": shops["shop"] + "a"}]})
     assert resp.status_code == 202
@@ -397,5 +505,6 @@ def test_a_failed_publish_still_answers_202_with_workflow_error(client, engine, 
     assert "automatically" in body["workflowError"]
     vendor_validator("ProgrammaticProductRefreshResponse").validate(body)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT launch_status, launch_error IS NOT NULL "
-                                 "FROM workflows")).one() == ("retry_pending", True)
+        assert conn.execute(
+            text("SELECT launch_status, launch_error IS NOT NULL FROM workflows")
+        ).one() == ("retry_pending", True)

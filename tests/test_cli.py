@@ -15,10 +15,14 @@ from tests.factories import make_tenant
 @pytest.fixture
 def cli(settings):
     runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-           "FRESHET_REDIS_PREFIX": settings.redis_prefix,
-           "FRESHET_SIMULATOR_URL": settings.simulator_url,
-           "FRESHET_API_URL": "http://api.example:8000", "CELERY_BROKER_URL": None}
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "FRESHET_REDIS_PREFIX": settings.redis_prefix,
+        "FRESHET_SIMULATOR_URL": settings.simulator_url,
+        "FRESHET_API_URL": "http://api.example:8000",
+        "CELERY_BROKER_URL": None,
+    }
 
     def invoke(*args: str, ok: bool = True):
         result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
@@ -76,9 +80,20 @@ def test_key_for_an_unknown_org_is_one_line(cli):
 
 
 def test_plan_set_and_list(cli):
-    out = as_json(cli("plan", "set", "gold", "--monthly-tokens", "50000",
-                      "--concurrent-jobs", "7", "--marketplaces", "amazon.de,amazon.fr",
-                      "--json"))
+    out = as_json(
+        cli(
+            "plan",
+            "set",
+            "gold",
+            "--monthly-tokens",
+            "50000",
+            "--concurrent-jobs",
+            "7",
+            "--marketplaces",
+            "amazon.de,amazon.fr",
+            "--json",
+        )
+    )
     assert out["name"] == "gold" and out["monthly_tokens"] == 50000
     assert out["concurrent_jobs"] == 7 and out["marketplaces"] == ["amazon.de", "amazon.fr"]
     assert out["review_jobs_per_month"]  # the rest starts from free's values
@@ -90,25 +105,46 @@ def test_plan_set_and_list(cli):
 
 
 def test_catalog_create_list_and_grant(cli, engine):
-    out = as_json(cli("catalog", "create", "shop", "--source", "shopify",
-                      "--domain", "shop.example", "--domain", "127.0.0.1:8400/shops/x",
-                      "--json"))
-    assert out == {"id": out["id"], "slug": "shop", "source": "shopify",
-                   "domains": ["shop.example", "127.0.0.1:8400/shops/x"]}
-    again = cli("catalog", "create", "shop", "--source", "shopify", "--domain", "x.example",
-                ok=False)
+    out = as_json(
+        cli(
+            "catalog",
+            "create",
+            "shop",
+            "--source",
+            "shopify",
+            "--domain",
+            "shop.example",
+            "--domain",
+            "127.0.0.1:8400/shops/x",
+            "--json",
+        )
+    )
+    assert out == {
+        "id": out["id"],
+        "slug": "shop",
+        "source": "shopify",
+        "domains": ["shop.example", "127.0.0.1:8400/shops/x"],
+    }
+    again = cli(
+        "catalog", "create", "shop", "--source", "shopify", "--domain", "x.example", ok=False
+    )
     assert again.exit_code == 1 and "--update" in again.stderr
     cli("catalog", "create", "shop", "--source", "jsonld", "--domain", "x.example", "--update")
     listed = as_json(cli("catalog", "list", "--json"))
     assert [(c["slug"], c["source"], c["domains"]) for c in listed] == [
-        ("shop", "jsonld", ["x.example"])]
-    bad = cli("catalog", "create", "s2", "--source", "shopify", "--domain",
-              "https://x.example", ok=False)
+        ("shop", "jsonld", ["x.example"])
+    ]
+    bad = cli(
+        "catalog", "create", "s2", "--source", "shopify", "--domain", "https://x.example", ok=False
+    )
     assert bad.exit_code == 2 and "without a scheme" in bad.stderr
 
     cli("org", "create", "acme")
     assert as_json(cli("grant", "--org", "acme", "--catalog", "shop", "--json")) == {
-        "org": "acme", "catalog": "shop", "granted": True}
+        "org": "acme",
+        "catalog": "shop",
+        "granted": True,
+    }
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grants")).scalar() == 1
     missing = cli("grant", "--org", "acme", "--catalog", "nope", ok=False)
@@ -120,11 +156,17 @@ def test_catalog_create_list_and_grant(cli, engine):
 
 def _failed_review_job(client, engine) -> int:
     t = make_tenant(engine, concurrent_jobs=5)
-    job_id = client.post("/api/v1/reviews/refresh", json={"asin": "B0CLIJOB01"},
-                         headers=t.headers).get_json()["jobId"]
+    job_id = client.post(
+        "/api/v1/reviews/refresh", json={"asin": "B0CLIJOB01"}, headers=t.headers
+    ).get_json()["jobId"]
     with engine.begin() as conn:
-        conn.execute(text("UPDATE jobs SET status = 'failed', error = 'upstream said no', "
-                          "finished_at = now() WHERE id = :id"), {"id": job_id})
+        conn.execute(
+            text(
+                "UPDATE jobs SET status = 'failed', error = 'upstream said no', "
+                "finished_at = now() WHERE id = :id"
+            ),
+            {"id": job_id},
+        )
     return job_id
 
 
@@ -195,8 +237,9 @@ def test_db_current_says_at_head(cli):
 
 def test_unreachable_database_is_one_line_not_a_traceback():
     runner = CliRunner()
-    result = runner.invoke(main, ["org", "list"],
-                           env={"DATABASE_URL": "postgresql://u:secret@127.0.0.1:1/none"})
+    result = runner.invoke(
+        main, ["org", "list"], env={"DATABASE_URL": "postgresql://u:secret@127.0.0.1:1/none"}
+    )
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -207,5 +250,6 @@ def test_unreachable_database_is_one_line_not_a_traceback():
 def test_a_bad_setting_is_one_line():
     result = CliRunner().invoke(main, ["org", "list"], env={"FRESHET_LOG_JSON": "maybe"})
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("Error: bad setting: FRESHET_LOG_JSON='maybe' is not a "
-                                     "valid bool")
+    assert result.stderr.strip() == (
+        "Error: bad setting: FRESHET_LOG_JSON='maybe' is not a valid bool"
+    )

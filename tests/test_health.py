@@ -22,8 +22,9 @@ def test_readyz_is_200_with_postgres_redis_and_migrations_at_head(client):
 
 
 def test_readyz_is_503_with_retry_after_when_redis_is_unreachable(settings):
-    app = create_app(settings.with_overrides(redis_url="redis://127.0.0.1:1/0"),
-                     publisher=Publisher())
+    app = create_app(
+        settings.with_overrides(redis_url="redis://127.0.0.1:1/0"), publisher=Publisher()
+    )
     try:
         resp = app.test_client().get("/readyz")
     finally:
@@ -37,8 +38,10 @@ def test_readyz_is_503_with_retry_after_when_redis_is_unreachable(settings):
 
 
 def test_readyz_is_503_when_postgres_is_unreachable(settings):
-    app = create_app(settings.with_overrides(
-        database_url="postgresql://postgres@127.0.0.1:1/nowhere"), publisher=Publisher())
+    app = create_app(
+        settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/nowhere"),
+        publisher=Publisher(),
+    )
     try:
         resp = app.test_client().get("/readyz")
     finally:

@@ -45,20 +45,23 @@ def parse(stream: io.StringIO) -> list[dict]:
 
 
 @pytest.mark.e2e
-def test_one_jobs_request_id_is_on_the_api_and_the_worker_lines(json_lines, client, engine,
-                                                                  worker):
+def test_one_jobs_request_id_is_on_the_api_and_the_worker_lines(json_lines, client, engine, worker):
     t = make_tenant(engine)
     rid = "req-logs-0123456789"
-    resp = client.post("/api/v1/reviews/refresh", json={"asin": "B0LOGS0001"},
-                       headers={**t.headers, "X-Request-Id": rid})
+    resp = client.post(
+        "/api/v1/reviews/refresh",
+        json={"asin": "B0LOGS0001"},
+        headers={**t.headers, "X-Request-Id": rid},
+    )
     assert resp.status_code == 202
     assert resp.headers["X-Request-Id"] == rid
     job_id = resp.get_json()["jobId"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         lines = parse(json_lines)
-        if any(ln.get("logger") == "celery.app.trace" and ln.get("job_id") == job_id
-               for ln in lines):
+        if any(
+            ln.get("logger") == "celery.app.trace" and ln.get("job_id") == job_id for ln in lines
+        ):
             break
         time.sleep(0.1)
     lines = parse(json_lines)  # every line is JSON, or parse fails
@@ -73,8 +76,11 @@ def test_one_jobs_request_id_is_on_the_api_and_the_worker_lines(json_lines, clie
     assert all(ln["job_id"] == job_id for ln in worker_lines)
     assert all(ln.get("task_id") for ln in worker_lines)
     # Celery's own "Received task" line names the task and the job too
-    received = [ln for ln in lines if ln["logger"] == "celery.worker.strategy"
-                and ln.get("job_id") == job_id]
+    received = [
+        ln
+        for ln in lines
+        if ln["logger"] == "celery.worker.strategy" and ln.get("job_id") == job_id
+    ]
     assert received and received[0]["task"] == "freshet.reviews.refresh"
     for ln in mine:
         assert {"ts", "level", "logger", "message"} <= set(ln)
@@ -112,8 +118,15 @@ def test_celery_leaves_logging_to_freshet_when_run_from_the_command_line():
         logging.getLogger("celery.app.trace").info("Task %s succeeded", "x")
     """)
     env = {**os.environ, "FRESHET_LOG_JSON": "true", "FRESHET_LOG_LEVEL": "INFO"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     lines = [json.loads(x) for x in out.stderr.splitlines() if x.strip()]
-    assert any(ln["logger"] == "celery.app.trace" and ln["message"] == "Task x succeeded"
-               for ln in lines), out.stderr
+    assert any(
+        ln["logger"] == "celery.app.trace" and ln["message"] == "Task x succeeded" for ln in lines
+    ), out.stderr

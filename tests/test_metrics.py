@@ -50,15 +50,23 @@ def test_requests_are_counted_by_route_and_status_with_latency(client, engine):
     after = scrape(client)
     route = "/api/v1/jobs/<job_id>"
     key = dict(method="GET", route=route, status="404")
-    assert value(after, "freshet_http_requests_total", **key) - \
-        value(before, "freshet_http_requests_total", **key) == 2
+    assert (
+        value(after, "freshet_http_requests_total", **key)
+        - value(before, "freshet_http_requests_total", **key)
+        == 2
+    )
     count = dict(method="GET", route=route)
-    assert value(after, "freshet_http_request_duration_seconds_count", **count) - \
-        value(before, "freshet_http_request_duration_seconds_count", **count) == 2
+    assert (
+        value(after, "freshet_http_request_duration_seconds_count", **count)
+        - value(before, "freshet_http_request_duration_seconds_count", **count)
+        == 2
+    )
     # raw paths never become labels: an unknown path is one <unmatched> series
     assert not any("12345" in str(k) for k in after)
-    assert value(after, "freshet_http_requests_total", method="GET", route="<unmatched>",
-                 status="404") >= 1
+    assert (
+        value(after, "freshet_http_requests_total", method="GET", route="<unmatched>", status="404")
+        >= 1
+    )
 
 
 def test_queue_depth_is_read_from_the_broker_at_scrape_time(client, engine):
@@ -80,8 +88,11 @@ def test_guard_refusals_are_counted_by_reason(client, engine):
     assert again.status_code == 429
     after = scrape(client)
     reason = again.get_json()["code"]
-    assert value(after, "freshet_guard_refusals_total", reason=reason) - \
-        value(before, "freshet_guard_refusals_total", reason=reason) == 1
+    assert (
+        value(after, "freshet_guard_refusals_total", reason=reason)
+        - value(before, "freshet_guard_refusals_total", reason=reason)
+        == 1
+    )
 
 
 @pytest.mark.e2e
@@ -89,27 +100,38 @@ def test_a_job_moves_task_and_upstream_counters(client, engine, worker):
     t = make_tenant(engine)
     task = "freshet.reviews.refresh"
     before = scrape(client)
-    job_id = client.post(REFRESH, json={"asin": "B0METRICS1"}, headers=t.headers
-                         ).get_json()["jobId"]
+    job_id = client.post(REFRESH, json={"asin": "B0METRICS1"}, headers=t.headers).get_json()[
+        "jobId"
+    ]
 
     def done() -> bool:
         body = client.get(f"/api/v1/jobs/{job_id}", headers=t.headers).get_json()
         return body["status"] in ("completed", "failed")
 
     wait_for(done)
-    wait_for(lambda: value(scrape(client), "freshet_tasks_total", task=task, state="success")
-             > value(before, "freshet_tasks_total", task=task, state="success"))
+    wait_for(
+        lambda: (
+            value(scrape(client), "freshet_tasks_total", task=task, state="success")
+            > value(before, "freshet_tasks_total", task=task, state="success")
+        )
+    )
     after = scrape(client)
-    assert value(after, "freshet_task_results_total", task=task, result="completed") - \
-        value(before, "freshet_task_results_total", task=task, result="completed") == 1
-    assert value(after, "freshet_task_duration_seconds_count", task=task, state="success") > \
-        value(before, "freshet_task_duration_seconds_count", task=task, state="success")
-    assert value(after, "freshet_upstream_fetches_total", source="amazon_reviews",
-                 status="ok") - value(before, "freshet_upstream_fetches_total",
-                                      source="amazon_reviews", status="ok") == 1
-    assert value(after, "freshet_upstream_fetch_duration_seconds_count",
-                 source="amazon_reviews") > value(
-        before, "freshet_upstream_fetch_duration_seconds_count", source="amazon_reviews")
+    assert (
+        value(after, "freshet_task_results_total", task=task, result="completed")
+        - value(before, "freshet_task_results_total", task=task, result="completed")
+        == 1
+    )
+    assert value(after, "freshet_task_duration_seconds_count", task=task, state="success") > value(
+        before, "freshet_task_duration_seconds_count", task=task, state="success"
+    )
+    assert (
+        value(after, "freshet_upstream_fetches_total", source="amazon_reviews", status="ok")
+        - value(before, "freshet_upstream_fetches_total", source="amazon_reviews", status="ok")
+        == 1
+    )
+    assert value(
+        after, "freshet_upstream_fetch_duration_seconds_count", source="amazon_reviews"
+    ) > value(before, "freshet_upstream_fetch_duration_seconds_count", source="amazon_reviews")
 
 
 def test_upstream_failures_are_counted_by_status():
@@ -143,8 +165,10 @@ def test_source_of_a_product_job_is_its_catalogs_source():
     assert source_of(job, catalog_source) == "shopify"
     assert source_of(job, catalog_source) == "shopify"
     assert lookups == [987654]  # cached per process
-    assert source_of({"kind": "product", "params": {"retailer": "walmart"}}, catalog_source) \
+    assert (
+        source_of({"kind": "product", "params": {"retailer": "walmart"}}, catalog_source)
         == "walmart"
+    )
 
 
 def test_multiprocess_mode_aggregates_every_process(tmp_path):
@@ -169,13 +193,27 @@ def test_multiprocess_mode_aggregates_every_process(tmp_path):
         from freshet import metrics
         print(generate_latest(metrics.scrape_registry()).decode())
     """)
-    out = subprocess.run([sys.executable, "-c", scrape_only], env=env, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    assert ('freshet_tasks_total{state="success",task="freshet.reviews.refresh"} 2.0' in out
-            or 'freshet_tasks_total{task="freshet.reviews.refresh",state="success"} 2.0' in out)
+    out = subprocess.run(
+        [sys.executable, "-c", scrape_only],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert (
+        'freshet_tasks_total{state="success",task="freshet.reviews.refresh"} 2.0' in out
+        or 'freshet_tasks_total{task="freshet.reviews.refresh",state="success"} 2.0' in out
+    )
     assert 'freshet_http_requests_total{method="GET",route="/v1/usage",status="200"} 2.0' in out
-    cleaned = subprocess.run([sys.executable, "-c", read], env=env, check=True,
-                             capture_output=True, text=True, timeout=60).stdout
+    cleaned = subprocess.run(
+        [sys.executable, "-c", read],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "AFTER-CLEANUP 0" in cleaned
 
 

@@ -54,11 +54,11 @@ def test_error_responses_use_the_envelope_and_429_has_retry_after(spec):
     assert set(op["responses"]) >= {"202", "400", "401", "402", "403", "429", "500"}
     err = op["responses"]["401"]["content"]["application/json"]["schema"]
     assert err == {"$ref": "#/components/schemas/Error"}
-    assert set(spec["components"]["schemas"]["Error"]["required"]) == {"error", "code",
-                                                                       "message"}
+    assert set(spec["components"]["schemas"]["Error"]["required"]) == {"error", "code", "message"}
     assert "Retry-After" in op["responses"]["429"]["headers"]
     assert op["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ReviewRefreshRequest"}
+        "$ref": "#/components/schemas/ReviewRefreshRequest"
+    }
 
 
 def test_bearer_security_applies_to_authenticated_endpoints_only(spec):
@@ -71,8 +71,12 @@ def test_bearer_security_applies_to_authenticated_endpoints_only(spec):
 
 def test_path_and_query_parameters(spec):
     params = spec["paths"]["/api/v1/jobs/{job_id}"]["get"]["parameters"]
-    assert {"name": "job_id", "in": "path", "required": True,
-            "schema": {"type": "string"}} in params
+    assert {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    } in params
     query = spec["paths"]["/api/v1/reviews"]["get"]["parameters"]
     assert {p["name"] for p in query if p["in"] == "query"} >= {"asin", "limit", "cursor"}
 
@@ -93,8 +97,12 @@ def test_views_added_later_are_picked_up_generically():
     bp = Blueprint("widgets", __name__)
 
     @bp.get("/v1/widgets/<int:widget_id>")
-    @doc("A widget", tag="widgets", query=WidgetQuery,
-         responses={200: WidgetSchema, 404: ErrorSchema, 422: other})
+    @doc(
+        "A widget",
+        tag="widgets",
+        query=WidgetQuery,
+        responses={200: WidgetSchema, 404: ErrorSchema, 422: other},
+    )
     def widget(widget_id: int):  # pragma: no cover - never called
         return {}
 

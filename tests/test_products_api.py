@@ -16,34 +16,91 @@ from sources.record import Dimensions, Offer, ProductRecord, TopReview
 from tests.factories import make_catalog, make_tenant
 
 SEED_FIELDS = [
-    "item_id", "upc", "ean", "isbn", "gtin", "asin", "mpn", "model", "title", "brand",
-    "image_url", "description", "current_price", "buybox_price", "secondary_offer_price", "msrp",
-    "weight_lbs", "dimensions", "offers_count", "seller_id", "seller_name", "average_rating",
-    "review_count", "categories", "walmart_url", "in_stock", "offers", "price_history", "stats",
-    "review_summary", "tokens_consumed", "tokens_remaining",
+    "item_id",
+    "upc",
+    "ean",
+    "isbn",
+    "gtin",
+    "asin",
+    "mpn",
+    "model",
+    "title",
+    "brand",
+    "image_url",
+    "description",
+    "current_price",
+    "buybox_price",
+    "secondary_offer_price",
+    "msrp",
+    "weight_lbs",
+    "dimensions",
+    "offers_count",
+    "seller_id",
+    "seller_name",
+    "average_rating",
+    "review_count",
+    "categories",
+    "walmart_url",
+    "in_stock",
+    "offers",
+    "price_history",
+    "stats",
+    "review_summary",
+    "tokens_consumed",
+    "tokens_remaining",
 ]
-HEADERS = ("X-RateLimit-Tokens-Remaining", "X-RateLimit-Throttle-Limit",
-           "X-RateLimit-Throttle-Remaining", "X-RateLimit-Reset", "X-RateLimit-Limit",
-           "X-RateLimit-Remaining")
+HEADERS = (
+    "X-RateLimit-Tokens-Remaining",
+    "X-RateLimit-Throttle-Limit",
+    "X-RateLimit-Throttle-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+)
 
 
 def seed_record(item_id: str = "19667262713", **over) -> ProductRecord:
     values = dict(
-        source="walmart", url=f"https://www.walmart.com/ip/{item_id}", item_id=item_id,
-        upc="086279195869", gtin="00086279195869", mpn="EP-PC8", model="EP-PC8",
-        title="12-in-1 Electric Pressure Cooker 6 QT", brand="Cooks Essentials",
+        source="walmart",
+        url=f"https://www.walmart.com/ip/{item_id}",
+        item_id=item_id,
+        upc="086279195869",
+        gtin="00086279195869",
+        mpn="EP-PC8",
+        model="EP-PC8",
+        title="12-in-1 Electric Pressure Cooker 6 QT",
+        brand="Cooks Essentials",
         image_url="https://i5.walmartimages.com/x/EP-PC8.jpg",
-        description="12-in-1 multi-function pressure cooker", currency="USD",
-        current_price=49.0, buybox_price=49.0, msrp=79.99, weight_lbs=14.2,
+        description="12-in-1 multi-function pressure cooker",
+        currency="USD",
+        current_price=49.0,
+        buybox_price=49.0,
+        msrp=79.99,
+        weight_lbs=14.2,
         dimensions=Dimensions(height_in=13.4, width_in=12.6, length_in=13.0),
-        seller_id="F55CDC31AB754BB68FE0B39041159D63", seller_name="Walmart", average_rating=4.3,
-        review_count=1247, categories=["Kitchen", "Small Appliances", "Pressure Cookers"],
+        seller_id="F55CDC31AB754BB68FE0B39041159D63",
+        seller_name="Walmart",
+        average_rating=4.3,
+        review_count=1247,
+        categories=["Kitchen", "Small Appliances", "Pressure Cookers"],
         in_stock=True,
-        offers=[Offer(seller_id="F55CDC31AB754BB68FE0B39041159D63", seller_name="Walmart",
-                      price=49.0, currency="USD", condition="new", in_stock=True,
-                      shipping_price=0.0, is_buybox=True)],
-        top_reviews=[TopReview(rating=5.0, title="Great", text="Cooks fast.", author="Ann",
-                               date="2025-01-02")],
+        offers=[
+            Offer(
+                seller_id="F55CDC31AB754BB68FE0B39041159D63",
+                seller_name="Walmart",
+                price=49.0,
+                currency="USD",
+                condition="new",
+                in_stock=True,
+                shipping_price=0.0,
+                is_buybox=True,
+            )
+        ],
+        top_reviews=[
+            TopReview(
+                rating=5.0, title="Great", text="Cooks fast.", author="Ann", date="2025-01-02"
+            )
+        ],
     )
     values.update(over)
     return ProductRecord(**values)
@@ -58,8 +115,9 @@ def store(engine, settings, record: ProductRecord | None = None):
 
 def tokens_used(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods")
-                            ).scalar()
+        return conn.execute(
+            text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods")
+        ).scalar()
 
 
 def count(engine, table: str) -> int:
@@ -79,34 +137,60 @@ def envelope(resp, status: int, code: str) -> dict:
 
 
 # identifiers --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("raw", "fmt", "kind"), [
-    ("19667262713", None, "item_id"), ("086279195869", None, "upc"),
-    ("4006381333931", None, "ean"), ("9780306406157", None, "isbn"), ("0306406152", None, "isbn"),
-    ("00086279195869", None, "gtin"), ("B08N5WRWNW", None, "asin"), ("b08n5wrwnw", None, "asin"),
-    ("0b8a7e2c-1d1f-4f57-9a38-2b5c7d0f4e11", None, "uuid"), ("https://x.test/p/1", None, "url"),
-    ("086279195869", "item_id", "item_id"), ("123", None, "item_id"),
-])
+@pytest.mark.parametrize(
+    ("raw", "fmt", "kind"),
+    [
+        ("19667262713", None, "item_id"),
+        ("086279195869", None, "upc"),
+        ("4006381333931", None, "ean"),
+        ("9780306406157", None, "isbn"),
+        ("0306406152", None, "isbn"),
+        ("00086279195869", None, "gtin"),
+        ("B08N5WRWNW", None, "asin"),
+        ("b08n5wrwnw", None, "asin"),
+        ("0b8a7e2c-1d1f-4f57-9a38-2b5c7d0f4e11", None, "uuid"),
+        ("https://x.test/p/1", None, "url"),
+        ("086279195869", "item_id", "item_id"),
+        ("123", None, "item_id"),
+    ],
+)
 def test_identifiers_are_recognized(raw, fmt, kind):
     assert product_ids.parse(raw, fmt).kind == kind
 
 
-@pytest.mark.parametrize(("raw", "fmt"), [
-    ("abc", None), ("086279195860", None), ("12345", "upc"), ("B08N5", "asin"),
-    ("not-a-uuid", "uuid"), ("ftp://x.test/p", "url"), ("12a4", "item_id"), ("x" * 3000, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "fmt"),
+    [
+        ("abc", None),
+        ("086279195860", None),
+        ("12345", "upc"),
+        ("B08N5", "asin"),
+        ("not-a-uuid", "uuid"),
+        ("ftp://x.test/p", "url"),
+        ("12a4", "item_id"),
+        ("x" * 3000, None),
+    ],
+)
 def test_bad_identifiers_are_rejected(raw, fmt):
     with pytest.raises(BadRequest):
         product_ids.parse(raw, fmt)
 
 
-@pytest.mark.parametrize("query", [
-    "include_offers_reviews=maybe", "force_refresh=2", "max_age=-1", "max_age=soon",
-    "format=sku", "retailer=Not%20A%20Slug", "include_offers=yesplease",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "include_offers_reviews=maybe",
+        "force_refresh=2",
+        "max_age=-1",
+        "max_age=soon",
+        "format=sku",
+        "retailer=Not%20A%20Slug",
+        "include_offers=yesplease",
+    ],
+)
 def test_bad_flag_values_are_400(client, engine, query):
     t = make_tenant(engine)
-    envelope(client.get(f"/v1/products/19667262713?{query}", headers=t.headers), 400,
-             "bad_request")
+    envelope(client.get(f"/v1/products/19667262713?{query}", headers=t.headers), 400, "bad_request")
     assert count(engine, "jobs") == 0 and tokens_used(engine) == 0
 
 
@@ -125,8 +209,7 @@ def test_missing_key_is_401(client):
 
 def test_unknown_upc_is_404_saying_it_cannot_be_resolved(client, engine, simulator):
     t = make_tenant(engine)
-    body = envelope(client.get("/v1/products/086279195869", headers=t.headers), 404,
-                    "not_found")
+    body = envelope(client.get("/v1/products/086279195869", headers=t.headers), 404, "not_found")
     assert "UPC" in body["message"] and "item id" in body["message"]
     assert count(engine, "jobs") == 0 and tokens_used(engine) == 0
     assert requests.request("GET", simulator.url + "/_sim/stats", timeout=5).json()["total"] == 0
@@ -134,8 +217,11 @@ def test_unknown_upc_is_404_saying_it_cannot_be_resolved(client, engine, simulat
 
 def test_unknown_uuid_and_ungranted_url_are_404(client, engine):
     t = make_tenant(engine)
-    envelope(client.get("/v1/products/0b8a7e2c-1d1f-4f57-9a38-2b5c7d0f4e11",
-                        headers=t.headers), 404, "not_found")
+    envelope(
+        client.get("/v1/products/0b8a7e2c-1d1f-4f57-9a38-2b5c7d0f4e11", headers=t.headers),
+        404,
+        "not_found",
+    )
     url = quote("https://shop.example.com/products/kettle", safe="")
     envelope(client.get(f"/v1/products/{url}", headers=t.headers), 404, "not_found")
 
@@ -150,29 +236,63 @@ def test_cached_full_answer_has_the_seeds_exact_shape(client, engine, settings):
     assert list(body)[: len(SEED_FIELDS) - 2] == SEED_FIELDS[:-2]
     assert list(body)[-2:] == ["tokens_consumed", "tokens_remaining"]
     expected = {
-        "item_id": "19667262713", "upc": "086279195869", "ean": None, "isbn": None,
-        "gtin": "00086279195869", "asin": None, "mpn": "EP-PC8", "model": "EP-PC8",
-        "title": "12-in-1 Electric Pressure Cooker 6 QT", "brand": "Cooks Essentials",
+        "item_id": "19667262713",
+        "upc": "086279195869",
+        "ean": None,
+        "isbn": None,
+        "gtin": "00086279195869",
+        "asin": None,
+        "mpn": "EP-PC8",
+        "model": "EP-PC8",
+        "title": "12-in-1 Electric Pressure Cooker 6 QT",
+        "brand": "Cooks Essentials",
         "image_url": "https://i5.walmartimages.com/x/EP-PC8.jpg",
-        "description": "12-in-1 multi-function pressure cooker", "current_price": 49.0,
-        "buybox_price": 49.0, "secondary_offer_price": None, "msrp": 79.99, "weight_lbs": 14.2,
+        "description": "12-in-1 multi-function pressure cooker",
+        "current_price": 49.0,
+        "buybox_price": 49.0,
+        "secondary_offer_price": None,
+        "msrp": 79.99,
+        "weight_lbs": 14.2,
         "dimensions": {"height_in": 13.4, "width_in": 12.6, "length_in": 13.0},
-        "offers_count": 1, "seller_id": "F55CDC31AB754BB68FE0B39041159D63",
-        "seller_name": "Walmart", "average_rating": 4.3, "review_count": 1247,
+        "offers_count": 1,
+        "seller_id": "F55CDC31AB754BB68FE0B39041159D63",
+        "seller_name": "Walmart",
+        "average_rating": 4.3,
+        "review_count": 1247,
         "categories": ["Kitchen", "Small Appliances", "Pressure Cookers"],
-        "walmart_url": "https://www.walmart.com/ip/19667262713", "in_stock": True,
+        "walmart_url": "https://www.walmart.com/ip/19667262713",
+        "in_stock": True,
         "review_summary": {"average_rating": 4.3, "total_reviews": 1247},
-        "cross_retailer": {}, "seller_context": None, "product_id": str(pid), "cached": True,
-        "tokens_consumed": 6, "tokens_remaining": 1994,
+        "cross_retailer": {},
+        "seller_context": None,
+        "product_id": str(pid),
+        "cached": True,
+        "tokens_consumed": 6,
+        "tokens_remaining": 1994,
     }
     for key, value in expected.items():
         assert body[key] == value, key
-    assert body["offers"] == [{"seller_id": "F55CDC31AB754BB68FE0B39041159D63",
-                               "seller_name": "Walmart", "price": 49.0, "currency": "USD",
-                               "condition": "new", "in_stock": True, "shipping_price": 0.0,
-                               "is_buybox": True}]
-    assert body["top_reviews"] == [{"rating": 5.0, "title": "Great", "text": "Cooks fast.",
-                                    "author": "Ann", "date": "2025-01-02"}]
+    assert body["offers"] == [
+        {
+            "seller_id": "F55CDC31AB754BB68FE0B39041159D63",
+            "seller_name": "Walmart",
+            "price": 49.0,
+            "currency": "USD",
+            "condition": "new",
+            "in_stock": True,
+            "shipping_price": 0.0,
+            "is_buybox": True,
+        }
+    ]
+    assert body["top_reviews"] == [
+        {
+            "rating": 5.0,
+            "title": "Great",
+            "text": "Cooks fast.",
+            "author": "Ann",
+            "date": "2025-01-02",
+        }
+    ]
     assert [p["price"] for p in body["price_history"]] == [49.0]  # stored with the record
     assert body["stats"] == {"low_30d": 49.0, "high_30d": 49.0, "avg_30d": 49.0}
     assert resp.headers["X-RateLimit-Tokens-Remaining"] == "1994"
@@ -190,9 +310,11 @@ def test_cached_full_answer_has_the_seeds_exact_shape(client, engine, settings):
 def test_base_lookup_costs_one_token_and_leaves_paid_parts_empty(client, engine, settings):
     t = make_tenant(engine)
     store(engine, settings)
-    body = client.get("/v1/products/19667262713?include_history=true&include_stats=1&"
-                      "include_cross_retailer=true&include_seller_context=true&retailer=walmart",
-                      headers=t.headers).get_json()
+    body = client.get(
+        "/v1/products/19667262713?include_history=true&include_stats=1&"
+        "include_cross_retailer=true&include_seller_context=true&retailer=walmart",
+        headers=t.headers,
+    ).get_json()
     assert body["tokens_consumed"] == 1 and body["tokens_remaining"] == 1999
     assert body["offers"] == [] and body["top_reviews"] == [] and body["review_summary"] is None
     assert body["cross_retailer"] == {} and body["seller_context"] is None
@@ -266,27 +388,41 @@ def test_stale_ttl_and_max_age_decide_between_cache_and_fetch(engine, settings):
     assert not needs_fetch(row, LookupOptions(max_age=7200), settings)
     assert needs_fetch(row, LookupOptions(max_age=7200, force=True), settings)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE products SET price_fetched_at = now(), "
-                          "reviews_fetched_at = now() - interval '2 days'"))
+        conn.execute(
+            text(
+                "UPDATE products SET price_fetched_at = now(), "
+                "reviews_fetched_at = now() - interval '2 days'"
+            )
+        )
         row = product_store.load(conn, pid)
     assert not needs_fetch(row, LookupOptions(), settings)
     assert needs_fetch(row, LookupOptions(offers_reviews=True), settings)  # reviews 1 day
     assert needs_fetch(row, LookupOptions(max_age=60), settings) is False
-    assert needs_fetch(row, LookupOptions(offers_reviews=True, max_age=3 * 86400), settings) \
-        is False
+    assert (
+        needs_fetch(row, LookupOptions(offers_reviews=True, max_age=3 * 86400), settings) is False
+    )
 
 
 def test_history_and_stats_cover_every_observation_of_thirty_days(client, engine, settings):
     t = make_tenant(engine)
     pid = store(engine, settings)  # observes 49.0 now
     now = dt.datetime.now(dt.UTC)
-    points = [(now - dt.timedelta(days=40), 5.0), (now - dt.timedelta(days=20), 39.0),
-              (now - dt.timedelta(days=10), 59.0), (now - dt.timedelta(days=5), 47.0),
-              (now - dt.timedelta(days=1), 42.0)]
+    points = [
+        (now - dt.timedelta(days=40), 5.0),
+        (now - dt.timedelta(days=20), 39.0),
+        (now - dt.timedelta(days=10), 59.0),
+        (now - dt.timedelta(days=5), 47.0),
+        (now - dt.timedelta(days=1), 42.0),
+    ]
     with engine.begin() as conn:
         for at, price in points:
-            conn.execute(text("INSERT INTO price_observations (product_id, observed_at, price) "
-                              "VALUES (:p, :at, :price)"), {"p": pid, "at": at, "price": price})
+            conn.execute(
+                text(
+                    "INSERT INTO price_observations (product_id, observed_at, price) "
+                    "VALUES (:p, :at, :price)"
+                ),
+                {"p": pid, "at": at, "price": price},
+            )
     body = client.get("/v1/products/19667262713", headers=t.headers).get_json()
     assert [p["price"] for p in body["price_history"]] == [39.0, 59.0, 47.0, 42.0, 49.0]
     assert body["price_history"][0]["date"] == points[1][0].date().isoformat()
@@ -313,7 +449,8 @@ def test_catalog_url_resolves_to_the_granted_catalog(engine, settings, simulator
         principal = tenants.authenticate(conn, t.key)
         assert isinstance(principal, Principal)
         url = simulator.url + "/shops/demo/products/kettle"
-        row, target = product_ids.resolve(conn, settings, principal,
-                                          product_ids.parse(url), "walmart")
+        row, target = product_ids.resolve(
+            conn, settings, principal, product_ids.parse(url), "walmart"
+        )
     assert row is None and target.source == "shopify" and target.catalog_id is not None
     assert target.key == url

@@ -31,9 +31,11 @@ def sim(simulator):
             requests.put(self.url + "/_sim/faults", json=faults, timeout=5).raise_for_status()
 
         def pin(self, item_id: str, price: float) -> None:
-            requests.put(self.url + "/_sim/prices", json={"path": f"/walmart/ip/{item_id}",
-                                                          "price": price},
-                         timeout=5).raise_for_status()
+            requests.put(
+                self.url + "/_sim/prices",
+                json={"path": f"/walmart/ip/{item_id}", "price": price},
+                timeout=5,
+            ).raise_for_status()
 
         def fetches(self, item_id: str | None = None) -> int:
             stats = requests.request("GET", self.url + "/_sim/stats", timeout=5).json()
@@ -53,34 +55,63 @@ def ledger(engine) -> dict[str, int]:
 
 def tokens_used(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods")
-                            ).scalar()
+        return conn.execute(
+            text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods")
+        ).scalar()
 
 
 def unsettled(engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT count(*) FROM ledger r WHERE r.kind = 'reserve' AND NOT EXISTS (SELECT 1 "
-            "FROM ledger s WHERE s.job_id = r.job_id AND s.kind <> 'reserve')")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM ledger r WHERE r.kind = 'reserve' AND NOT EXISTS (SELECT 1 "
+                "FROM ledger s WHERE s.job_id = r.job_id AND s.kind <> 'reserve')"
+            )
+        ).scalar()
 
 
-def test_force_refresh_repopulates_every_field_from_upstream(client, engine, worker, sim,
-                                                             settings):
+def test_force_refresh_repopulates_every_field_from_upstream(client, engine, worker, sim, settings):
     t = make_tenant(engine)
     resp = client.post(f"/v1/products/{ITEM}/refresh", headers=t.headers)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body = resp.get_json()
-    direct = walmart.fetch_product(HttpClient(allowed_private_hosts=(sim.url.split("//")[1],)),
-                                   base_url=settings.walmart_base_url, item_id=ITEM)
-    for key in ("item_id", "upc", "ean", "isbn", "gtin", "asin", "mpn", "model", "title",
-                "brand", "image_url", "description", "current_price", "buybox_price",
-                "secondary_offer_price", "msrp", "weight_lbs", "seller_id", "seller_name",
-                "average_rating", "review_count", "categories", "in_stock"):
+    direct = walmart.fetch_product(
+        HttpClient(allowed_private_hosts=(sim.url.split("//")[1],)),
+        base_url=settings.walmart_base_url,
+        item_id=ITEM,
+    )
+    for key in (
+        "item_id",
+        "upc",
+        "ean",
+        "isbn",
+        "gtin",
+        "asin",
+        "mpn",
+        "model",
+        "title",
+        "brand",
+        "image_url",
+        "description",
+        "current_price",
+        "buybox_price",
+        "secondary_offer_price",
+        "msrp",
+        "weight_lbs",
+        "seller_id",
+        "seller_name",
+        "average_rating",
+        "review_count",
+        "categories",
+        "in_stock",
+    ):
         assert body[key] == getattr(direct, key), key
     assert body["dimensions"] == direct.to_dict()["dimensions"]
     assert body["offers_count"] == len(direct.offers) == len(body["offers"])
-    assert body["review_summary"] == {"average_rating": direct.average_rating,
-                                      "total_reviews": direct.review_count}
+    assert body["review_summary"] == {
+        "average_rating": direct.average_rating,
+        "total_reviews": direct.review_count,
+    }
     assert body["walmart_url"] == f"https://www.walmart.com/ip/{ITEM}"
     assert body["tokens_consumed"] == 9 and body["tokens_remaining"] == 1991
     assert body["cached"] is False
@@ -118,8 +149,9 @@ def test_200_parallel_lookups_charge_exactly_the_tokens_there_are(app, engine, w
     items = [str(900000 + i % 10) for i in range(200)]  # 10 products, 20 requests each
 
     def get(item: str) -> tuple[int, dict]:
-        r = app.test_client().get(f"/v1/products/{item}?include_offers_reviews=true",
-                                  headers=t.headers)
+        r = app.test_client().get(
+            f"/v1/products/{item}?include_offers_reviews=true", headers=t.headers
+        )
         return r.status_code, r.get_json()
 
     with ThreadPoolExecutor(max_workers=40) as pool:
@@ -131,16 +163,18 @@ def test_200_parallel_lookups_charge_exactly_the_tokens_there_are(app, engine, w
     assert tokens_used(engine) == 996
     totals = ledger(engine)
     assert totals["charge"] == 996
-    assert totals.get("reserve", 0) - totals.get("refund", 0) == \
-        996 - sum(b["tokens_consumed"] for s, b in results if s == 200 and b["cached"])
+    assert totals.get("reserve", 0) - totals.get("refund", 0) == 996 - sum(
+        b["tokens_consumed"] for s, b in results if s == 200 and b["cached"]
+    )
     assert unsettled(engine) == 0
     usage = app.test_client().get("/v1/usage", headers=t.headers).get_json()
     assert usage["tokens"]["remaining"] == 4
 
 
 def test_150_force_refreshes_in_a_minute_give_100_answers_and_50_429s(app, engine, worker, sim):
-    t = make_tenant(engine, monthly_tokens=2000, requests_per_minute=1000,
-                    force_refresh_per_minute=100)
+    t = make_tenant(
+        engine, monthly_tokens=2000, requests_per_minute=1000, force_refresh_per_minute=100
+    )
     items = [str(700000 + i % 5) for i in range(150)]
 
     def force(item: str) -> tuple[int, dict, dict]:
@@ -196,8 +230,9 @@ def test_history_and_stats_follow_observed_prices(client, engine, worker, sim):
     assert body["stats"] == {"low_30d": 10.0, "high_30d": 30.0, "avg_30d": 20.0}
 
 
-@pytest.mark.parametrize(("status", "http", "code"), [(404, 404, "not_found"),
-                                                      (503, 502, "upstream_unavailable")])
+@pytest.mark.parametrize(
+    ("status", "http", "code"), [(404, 404, "not_found"), (503, 502, "upstream_unavailable")]
+)
 def test_an_upstream_failure_is_not_charged(client, engine, worker, sim, status, http, code):
     sim.faults(error_rate=1.0, error_status=status, path_prefix="/walmart")
     t = make_tenant(engine)
@@ -213,14 +248,16 @@ def test_an_upstream_failure_is_not_charged(client, engine, worker, sim, status,
     assert kinds == ["reserve", "refund"] and products == 0
 
 
-def test_a_wait_past_the_bound_is_202_and_the_job_completes(engine, worker, sim, settings,
-                                                             celery_app):
+def test_a_wait_past_the_bound_is_202_and_the_job_completes(
+    engine, worker, sim, settings, celery_app
+):
     from api.app import create_app
     from workers.publish import CeleryPublisher
 
     sim.faults(latency_ms=1500)
-    quick = create_app(settings.with_overrides(sync_wait_seconds=0.2),
-                       publisher=CeleryPublisher(celery_app))
+    quick = create_app(
+        settings.with_overrides(sync_wait_seconds=0.2), publisher=CeleryPublisher(celery_app)
+    )
     try:
         t = make_tenant(engine)
         resp = quick.test_client().post(f"/v1/products/{ITEM}/refresh", headers=t.headers)

@@ -29,24 +29,38 @@ def published(rt, monkeypatch):
     return rec
 
 
-def new_job(engine, tenant, *, status="queued", leader=None, cost=1,
-            result=None):
+def new_job(engine, tenant, *, status="queued", leader=None, cost=1, result=None):
     with engine.begin() as conn:
         job_id = jobs.allocate_ids(conn)[0]
-        assert usage.reserve(conn, org_id=tenant.org_id, resource="tokens", amount=cost,
-                             limit=10_000, job_id=job_id)
-        jobs.insert(conn, id=job_id, org_id=tenant.org_id, kind="product", max_attempts=3,
-                    status=status, leader_job_id=leader, tokens_reserved=cost, result=result,
-                    params={"source": "walmart", "key": "1"},
-                    finished_at=text("now()") if status not in ("queued", "running") else None)
+        assert usage.reserve(
+            conn, org_id=tenant.org_id, resource="tokens", amount=cost, limit=10_000, job_id=job_id
+        )
+        jobs.insert(
+            conn,
+            id=job_id,
+            org_id=tenant.org_id,
+            kind="product",
+            max_attempts=3,
+            status=status,
+            leader_job_id=leader,
+            tokens_reserved=cost,
+            result=result,
+            params={"source": "walmart", "key": "1"},
+            finished_at=text("now()") if status not in ("queued", "running") else None,
+        )
     return job_id
 
 
 def state(engine, job_id: int) -> tuple[str, list[str]]:
     with engine.connect() as conn:
         status = jobs.status_of(conn, job_id)
-        kinds = conn.execute(text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"),
-                             {"j": job_id}).scalars().all()
+        kinds = (
+            conn.execute(
+                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
+            )
+            .scalars()
+            .all()
+        )
     return status, kinds
 
 
@@ -58,15 +72,16 @@ def test_a_follower_of_a_running_leader_is_attached_and_charged_with_it(engine, 
     assert state(engine, follower) == ("queued", ["reserve"]) and published.sent == []
     with engine.begin() as conn:
         product_flight.settle_completed(conn, leader, {"productTitle": "x"}, None)
-        conn.execute(text("UPDATE jobs SET status = 'completed', finished_at = now() "
-                          "WHERE id = :id"), {"id": leader})
+        conn.execute(
+            text("UPDATE jobs SET status = 'completed', finished_at = now() WHERE id = :id"),
+            {"id": leader},
+        )
     assert state(engine, follower) == ("completed", ["reserve", "charge"])
     assert product_flight.settle_ended(rt, leader) == []  # nothing twice
     assert state(engine, follower) == ("completed", ["reserve", "charge"])
 
 
-def test_a_follower_attaching_after_the_leader_finished_is_settled_at_once(engine, rt,
-                                                                          published):
+def test_a_follower_attaching_after_the_leader_finished_is_settled_at_once(engine, rt, published):
     t = make_tenant(engine)
     leader = new_job(engine, t, status="completed", result={"productTitle": "Kettle"})
     follower = new_job(engine, t, cost=6)
@@ -99,8 +114,13 @@ def test_the_sweeper_settles_orphaned_followers_exactly_once(engine, rt, publish
     gone = new_job(engine, t, leader=987654321)  # its leader's row never committed
     with engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET status = 'completed' WHERE id = :id"), {"id": ok})
-        conn.execute(text("UPDATE jobs SET status = 'failed', error = 'boom', "
-                          "error_code = 'not_found' WHERE id = :id"), {"id": bad})
+        conn.execute(
+            text(
+                "UPDATE jobs SET status = 'failed', error = 'boom', "
+                "error_code = 'not_found' WHERE id = :id"
+            ),
+            {"id": bad},
+        )
         conn.execute(text("UPDATE jobs SET created_at = now() - interval '1 minute'"))
     first = sweep(rt)
     assert first["sweep_followers"] == 3
@@ -109,8 +129,10 @@ def test_the_sweeper_settles_orphaned_followers_exactly_once(engine, rt, publish
     assert state(engine, gone) == ("queued", ["reserve"]) and gone in published.sent
     assert sweep(rt)["sweep_followers"] == 0
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT error_code FROM jobs WHERE id = :id"),
-                            {"id": f_bad}).scalar() == "not_found"
+        assert (
+            conn.execute(text("SELECT error_code FROM jobs WHERE id = :id"), {"id": f_bad}).scalar()
+            == "not_found"
+        )
 
 
 def test_a_waiting_follower_heals_itself(engine, rt, published):
@@ -125,20 +147,30 @@ def test_a_waiting_follower_heals_itself(engine, rt, published):
     assert published.sent == [follower]  # the cancelled leader's follower now runs alone
 
 
-def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(engine, rt, simulator,
-                                                                     settings):
+def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(
+    engine, rt, simulator, settings
+):
     from freshet import product_ids, product_store
     from sources.record import ProductRecord
 
     target = product_ids.walmart_target(settings, "808080")
     with engine.begin() as conn:
-        pid = product_store.store_record(conn, target, ProductRecord(source="walmart",
-                                                                     current_price=1.0), None)
-        cold = product_store.store_record(conn, product_ids.walmart_target(settings, "909090"),
-                                          ProductRecord(source="walmart"), None)
-        conn.execute(text("UPDATE products SET price_fetched_at = now() - interval '14 minutes',"
-                          " last_read_at = now(), reads = CASE WHEN id = :hot THEN :n ELSE 1 END"),
-                     {"hot": pid, "n": settings.hot_reads_threshold})
+        pid = product_store.store_record(
+            conn, target, ProductRecord(source="walmart", current_price=1.0), None
+        )
+        cold = product_store.store_record(
+            conn,
+            product_ids.walmart_target(settings, "909090"),
+            ProductRecord(source="walmart"),
+            None,
+        )
+        conn.execute(
+            text(
+                "UPDATE products SET price_fetched_at = now() - interval '14 minutes',"
+                " last_read_at = now(), reads = CASE WHEN id = :hot THEN :n ELSE 1 END"
+            ),
+            {"hot": pid, "n": settings.hot_reads_threshold},
+        )
     assert products.refresh_hot(rt) == 1
     stats = requests.request("GET", simulator.url + "/_sim/stats", timeout=5).json()["paths"]
     assert stats == {"/walmart/ip/808080": 1}
@@ -147,8 +179,12 @@ def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(engine, rt, 
         assert float(row.price_age) < 60 and row.data["title"]
         assert float(product_store.load(conn, cold).price_age) > 600
         assert conn.execute(text("SELECT count(*) FROM ledger")).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM price_observations WHERE "
-                                 "product_id = :p"), {"p": pid}).scalar() == 2
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM price_observations WHERE product_id = :p"), {"p": pid}
+            ).scalar()
+            == 2
+        )
     assert products.refresh_hot(rt) == 0  # fresh now
 
 
@@ -165,5 +201,6 @@ def test_a_catalog_url_is_fetched_with_its_source(client, engine, worker, simula
     again = client.get(f"/v1/products/{body['product_id']}", headers=t.headers).get_json()
     assert again["cached"] is True and again["product_id"] == body["product_id"]
     other = make_tenant(engine)  # not granted: the product is not visible to it
-    assert client.get(f"/v1/products/{body['product_id']}",
-                      headers=other.headers).status_code == 404
+    assert (
+        client.get(f"/v1/products/{body['product_id']}", headers=other.headers).status_code == 404
+    )

@@ -47,8 +47,9 @@ def test_refresh_is_accepted_in_the_vendor_shape(client, engine):
     assert tuple(row) == ("queued", "amazon.de", "reviews")
 
 
-@pytest.mark.parametrize("asin", ["B08N5WRWN", "B08N5WRWNW1", "B08N5-RWNW", "", 1234567890,
-                                  None, ["B08N5WRWNW"]])
+@pytest.mark.parametrize(
+    "asin", ["B08N5WRWN", "B08N5WRWNW1", "B08N5-RWNW", "", 1234567890, None, ["B08N5WRWNW"]]
+)
 def test_invalid_asin_is_400(client, engine, asin):
     t = make_tenant(engine)
     assert_envelope(post(client, t, {"asin": asin}), 400, "invalid_asin", "Invalid ASIN format")
@@ -62,8 +63,9 @@ def test_missing_asin_is_400(client, engine):
 DEEP = ('{"asin": ' + "[" * 40 + "1" + "]" * 40 + "}").encode()
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b'"text"', b"",
-                                  b"[" * 5000 + b"]" * 5000, DEEP])
+@pytest.mark.parametrize(
+    "data", [b"{not json", b"[1, 2]", b'"text"', b"", b"[" * 5000 + b"]" * 5000, DEEP]
+)
 def test_malformed_bodies_are_400_and_write_nothing(client, engine, data):
     t = make_tenant(engine)
     resp = client.post(URL, data=data, headers={**t.headers, "Content-Type": "application/json"})
@@ -74,8 +76,9 @@ def test_malformed_bodies_are_400_and_write_nothing(client, engine, data):
 
 def test_wrong_marketplace_type_is_400(client, engine):
     t = make_tenant(engine)
-    assert_envelope(post(client, t, {"asin": "B08N5WRWNW", "marketplace": 5}), 400,
-                    "invalid_marketplace")
+    assert_envelope(
+        post(client, t, {"asin": "B08N5WRWNW", "marketplace": 5}), 400, "invalid_marketplace"
+    )
 
 
 def test_oversized_body_is_413(client, engine, settings):
@@ -85,8 +88,9 @@ def test_oversized_body_is_413(client, engine, settings):
     assert_envelope(resp, 413, "payload_too_large")
 
 
-@pytest.mark.parametrize("auth", [None, "Bearer", "Bearer rk_live_nope", "Basic abc",
-                                  "Bearer not_a_key"])
+@pytest.mark.parametrize(
+    "auth", [None, "Bearer", "Bearer rk_live_nope", "Basic abc", "Bearer not_a_key"]
+)
 def test_bad_or_missing_key_is_401(client, engine, auth):
     headers = {"Authorization": auth} if auth else {}
     resp = client.post(URL, json={"asin": "B08N5WRWNW"}, headers=headers)
@@ -112,14 +116,19 @@ def test_keys_are_stored_hashed(engine):
 def test_monthly_quota_exceeded_is_402(client, engine):
     t = make_tenant(engine, review_jobs_per_month=1)
     assert post(client, t, {"asin": "B08N5WRWNW"}).status_code == 202
-    assert_envelope(post(client, t, {"asin": "B000000002"}), 402, "quota_exceeded",
-                    "Monthly quota exceeded")
+    assert_envelope(
+        post(client, t, {"asin": "B000000002"}), 402, "quota_exceeded", "Monthly quota exceeded"
+    )
 
 
 def test_unauthorized_marketplace_is_403(client, engine):
     t = make_tenant(engine)
-    assert_envelope(post(client, t, {"asin": "B08N5WRWNW", "marketplace": "amazon.com"}), 403,
-                    "marketplace_not_authorized", "Marketplace not authorized")
+    assert_envelope(
+        post(client, t, {"asin": "B08N5WRWNW", "marketplace": "amazon.com"}),
+        403,
+        "marketplace_not_authorized",
+        "Marketplace not authorized",
+    )
 
 
 def test_rate_limit_is_429_with_retry_after(client, engine):
@@ -135,8 +144,12 @@ def test_rate_limit_is_429_with_retry_after(client, engine):
 def test_too_many_concurrent_jobs_is_429(client, engine):
     t = make_tenant(engine, concurrent_jobs=1)
     assert post(client, t, {"asin": "B000000001"}).status_code == 202
-    assert_envelope(post(client, t, {"asin": "B000000002"}), 429, "too_many_concurrent_jobs",
-                    "Too many concurrent jobs")
+    assert_envelope(
+        post(client, t, {"asin": "B000000002"}),
+        429,
+        "too_many_concurrent_jobs",
+        "Too many concurrent jobs",
+    )
 
 
 def test_cooldown_is_429_naming_the_callers_job(client, engine):
@@ -159,8 +172,9 @@ def test_backend_fault_is_500_service_error(client, engine, monkeypatch):
 
     monkeypatch.setattr(reviews, "submit", boom)
     t = make_tenant(engine)
-    body = assert_envelope(post(client, t, {"asin": "B08N5WRWNW"}), 500, "service_error",
-                           "service_error")
+    body = assert_envelope(
+        post(client, t, {"asin": "B08N5WRWNW"}), 500, "service_error", "service_error"
+    )
     assert "exploded" not in body["message"]
 
 
@@ -192,28 +206,48 @@ def test_job_status_shape_and_errors(client, engine):
         resp = client.get(path, headers=t.headers)
         assert resp.status_code == 200
         body = resp.get_json()
-        assert {"jobId", "asin", "productTitle", "status", "createdAt", "updatedAt",
-                "marketplace", "error", "reviewsFound", "startedAt", "finishedAt"} <= set(body)
+        assert {
+            "jobId",
+            "asin",
+            "productTitle",
+            "status",
+            "createdAt",
+            "updatedAt",
+            "marketplace",
+            "error",
+            "reviewsFound",
+            "startedAt",
+            "finishedAt",
+        } <= set(body)
         assert body["status"] == "queued" and body["jobId"] == job_id
-    assert_envelope(client.get("/api/v1/jobs/abc", headers=t.headers), 400, "invalid_job_id",
-                    "Invalid job ID")
-    assert_envelope(client.get("/api/v1/jobs/999999", headers=t.headers), 404, "job_not_found",
-                    "Job not found")
+    assert_envelope(
+        client.get("/api/v1/jobs/abc", headers=t.headers), 400, "invalid_job_id", "Invalid job ID"
+    )
+    assert_envelope(
+        client.get("/api/v1/jobs/999999", headers=t.headers), 404, "job_not_found", "Job not found"
+    )
     other = make_tenant(engine)
-    assert_envelope(client.get(f"/api/v1/jobs/{job_id}", headers=other.headers), 404,
-                    "job_not_found")
-    assert_envelope(client.get("/api/v1/jobs/99999999999999999999999", headers=t.headers), 404,
-                    "job_not_found")
+    assert_envelope(
+        client.get(f"/api/v1/jobs/{job_id}", headers=other.headers), 404, "job_not_found"
+    )
+    assert_envelope(
+        client.get("/api/v1/jobs/99999999999999999999999", headers=t.headers), 404, "job_not_found"
+    )
 
 
 def test_cached_reviews_missing_and_absent(client, engine):
     t = make_tenant(engine)
     resp = client.get("/api/v1/reviews?asin=B08N5WRWNW", headers=t.headers)
     assert resp.status_code == 404
-    assert resp.get_json() == {"asin": "B08N5WRWNW", "reviews": [], "cached": False,
-                               "message": "No cached data. Create a refresh job first."}
-    assert_envelope(client.get("/api/v1/reviews", headers=t.headers), 400, "missing_asin",
-                    "Missing asin")
+    assert resp.get_json() == {
+        "asin": "B08N5WRWNW",
+        "reviews": [],
+        "cached": False,
+        "message": "No cached data. Create a refresh job first.",
+    }
+    assert_envelope(
+        client.get("/api/v1/reviews", headers=t.headers), 400, "missing_asin", "Missing asin"
+    )
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
 
@@ -240,8 +274,13 @@ def test_cancel_releases_cooldown_slot_and_quota(client, engine):
     assert again.status_code == 202
     with engine.connect() as conn:
         assert conn.execute(text("SELECT review_jobs_used FROM usage_periods")).scalar() == 1
-        kinds = conn.execute(text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"),
-                             {"j": job_id}).scalars().all()
+        kinds = (
+            conn.execute(
+                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
+            )
+            .scalars()
+            .all()
+        )
     assert kinds == ["reserve", "refund"]
     assert client.post(f"/v1/jobs/{job_id}/cancel", headers=t.headers).status_code == 200
     other = make_tenant(engine)

@@ -39,12 +39,29 @@ def test_refresh_completes_and_reviews_are_cached(client, engine, worker, simula
     assert body["reviewCount"] == job["reviewsFound"]
     assert job["productTitle"] == body["title"]
     for r in body["reviews"]:
-        assert {"id", "amazonReviewId", "title", "content", "date", "isTopReview", "country",
-                "scrapedAt", "rating", "author", "verifiedPurchase", "helpfulVotes"} <= set(r)
+        assert {
+            "id",
+            "amazonReviewId",
+            "title",
+            "content",
+            "date",
+            "isTopReview",
+            "country",
+            "scrapedAt",
+            "rating",
+            "author",
+            "verifiedPurchase",
+            "helpfulVotes",
+        } <= set(r)
     assert sum(body["summary"]["histogram"].values()) == body["reviewCount"]
     with engine.connect() as conn:
-        kinds = conn.execute(text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"),
-                             {"j": job_id}).scalars().all()
+        kinds = (
+            conn.execute(
+                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
+            )
+            .scalars()
+            .all()
+        )
     assert kinds == ["reserve", "charge"]
 
 
@@ -81,13 +98,13 @@ def test_a_second_run_writes_no_duplicates(client, engine, worker, simulator, rt
     n2 = wait_job(client, t, second.get_json()["jobId"])["reviewsFound"]
     assert n1 == n2
     with engine.connect() as conn:
-        stored = conn.execute(text("SELECT count(*) FROM reviews WHERE asin = :a"),
-                              {"a": asin}).scalar()
+        stored = conn.execute(
+            text("SELECT count(*) FROM reviews WHERE asin = :a"), {"a": asin}
+        ).scalar()
     assert stored == n1
 
 
-def test_permanent_failure_releases_cooldown_and_refunds_quota(client, engine, worker,
-                                                               simulator):
+def test_permanent_failure_releases_cooldown_and_refunds_quota(client, engine, worker, simulator):
     t = make_tenant(engine)
     requests.put(simulator.url + "/_sim/faults", json={"malformed_rate": 1.0}, timeout=5)
     asin = "B0MALF0RMD"
@@ -95,8 +112,10 @@ def test_permanent_failure_releases_cooldown_and_refunds_quota(client, engine, w
     job = wait_job(client, t, job_id)
     assert job["status"] == "failed" and job["error"]
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM reviews WHERE asin = :a"),
-                            {"a": asin}).scalar() == 0
+        assert (
+            conn.execute(text("SELECT count(*) FROM reviews WHERE asin = :a"), {"a": asin}).scalar()
+            == 0
+        )
         assert conn.execute(text("SELECT review_jobs_used FROM usage_periods")).scalar() == 0
     requests.put(simulator.url + "/_sim/faults", json={}, timeout=5)
     again = client.post(URL, json={"asin": asin}, headers=t.headers)
@@ -106,8 +125,9 @@ def test_permanent_failure_releases_cooldown_and_refunds_quota(client, engine, w
 
 def test_transient_errors_retry_then_fail_with_reason(client, engine, worker, simulator):
     t = make_tenant(engine)
-    requests.put(simulator.url + "/_sim/faults", json={"error_rate": 1.0, "error_status": 503},
-                 timeout=5)
+    requests.put(
+        simulator.url + "/_sim/faults", json={"error_rate": 1.0, "error_status": 503}, timeout=5
+    )
     job_id = client.post(URL, json={"asin": "B0STORM503"}, headers=t.headers).get_json()["jobId"]
     job = wait_job(client, t, job_id, timeout=60)
     assert job["status"] == "failed"

@@ -23,8 +23,12 @@ from tests.factories import make_catalog, make_tenant  # noqa: E402
 
 # ~17 operations x this many examples stays well under a minute.
 MAX_EXAMPLES = 30
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 ASINS = ["B08N5WRWNW", "B0FUZZ0001", "b0fuzz0002", "0123456789"]
 
 
@@ -46,17 +50,35 @@ def caller(client, engine, simulator) -> dict[str, Any]:
     """A key with generous limits, and real ids of its own for the fuzzer to use half the
     time, so it reaches the happy paths too and not only the validation errors."""
     make_catalog(engine, "fuzz-shop", "shopify", [f"{simulator.host}/shops/demo"])
-    t = make_tenant(engine, catalogs=["fuzz-shop"], monthly_tokens=1_000_000,
-                    review_jobs_per_month=1_000_000, concurrent_jobs=1_000,
-                    requests_per_minute=100_000, force_refresh_per_minute=100_000,
-                    asin_cooldown_seconds=1)
+    t = make_tenant(
+        engine,
+        catalogs=["fuzz-shop"],
+        monthly_tokens=1_000_000,
+        review_jobs_per_month=1_000_000,
+        concurrent_jobs=1_000,
+        requests_per_minute=100_000,
+        force_refresh_per_minute=100_000,
+        asin_cooldown_seconds=1,
+    )
     job = client.post("/api/v1/reviews/refresh", json={"asin": "B0FUZZJOB1"}, headers=t.headers)
-    batch = client.post("/v1/products/refresh", headers=t.headers, json={"targets": [
-        {"catalog": "fuzz-shop", "url": f"{simulator.url}/shops/demo/products/fuzz"}]})
+    batch = client.post(
+        "/v1/products/refresh",
+        headers=t.headers,
+        json={
+            "targets": [
+                {"catalog": "fuzz-shop", "url": f"{simulator.url}/shops/demo/products/fuzz"}
+            ]
+        },
+    )
     assert job.status_code == batch.status_code == 202
-    return {"headers": t.headers, "path": {
-        "job_id": str(job.get_json()["jobId"]), "workflow_id": batch.get_json()["workflowId"],
-        "product_id": "19667262713"}}
+    return {
+        "headers": t.headers,
+        "path": {
+            "job_id": str(job.get_json()["jobId"]),
+            "workflow_id": batch.get_json()["workflowId"],
+            "product_id": "19667262713",
+        },
+    }
 
 
 def _known(case: Any, caller: dict[str, Any], asin: str) -> None:
@@ -77,11 +99,15 @@ def test_api_never_5xx_and_answers_match_the_document(api_schema, caller):
     assert len(operations) >= 10
     for operation in operations:
 
-        @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                             derandomize=True, suppress_health_check=list(HealthCheck),
-                             phases=[Phase.explicit, Phase.generate])
-        @given(case=operation.as_strategy(), use_known=st.booleans(),
-               asin=st.sampled_from(ASINS))
+        @hypothesis_settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
+        @given(case=operation.as_strategy(), use_known=st.booleans(), asin=st.sampled_from(ASINS))
         def check(case, use_known: bool, asin: str) -> None:
             if use_known:
                 _known(case, caller, asin)

@@ -74,7 +74,9 @@ def settings(base_settings, receiver):
     """The receiver listens on loopback: allowed the way the simulator is, by host:port."""
     return base_settings.with_overrides(
         allowed_private_hosts=(*base_settings.allowed_private_hosts, receiver.host),
-        webhook_secret=SECRET, webhook_max_attempts=3)
+        webhook_secret=SECRET,
+        webhook_max_attempts=3,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -91,8 +93,9 @@ def test_a_signature_verifies_and_any_change_breaks_it():
     assert webhooks.verify(SECRET, header, body, now=1_700_000_010)
     assert not webhooks.verify(SECRET, header, body + b" ", now=1_700_000_010)
     assert not webhooks.verify("other-secret", header, body, now=1_700_000_010)
-    assert not webhooks.verify(SECRET, header.replace("t=1700000000", "t=1700000001"), body,
-                               now=1_700_000_010)
+    assert not webhooks.verify(
+        SECRET, header.replace("t=1700000000", "t=1700000001"), body, now=1_700_000_010
+    )
     assert not webhooks.verify(SECRET, header, body, now=1_700_000_000 + 3600)  # a replay
     assert not webhooks.verify(SECRET, "garbage", body)
 
@@ -110,23 +113,27 @@ def test_the_signature_is_hmac_sha256_over_timestamp_dot_body():
 def submit(client, engine, simulator, receiver, n: int = 3):
     make_catalog(engine, "shop", "shopify", [f"{simulator.host}/shops/demo"])
     t = make_tenant(engine, catalogs=["shop"])
-    targets = [{"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/h{i}"}
-               for i in range(n)]
-    resp = client.post("/v1/products/refresh", headers=t.headers,
-                        json={"targets": targets, "callbackUrl": receiver.url})
+    targets = [
+        {"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/h{i}"} for i in range(n)
+    ]
+    resp = client.post(
+        "/v1/products/refresh",
+        headers=t.headers,
+        json={"targets": targets, "callbackUrl": receiver.url},
+    )
     assert resp.status_code == 202, resp.get_json()
     return t, resp.get_json()["workflowId"]
 
 
 def workflow_row(engine, workflow_id: str):
     with engine.connect() as conn:
-        return conn.execute(text("SELECT * FROM workflows WHERE id = :w"),
-                            {"w": workflow_id}).one()
+        return conn.execute(text("SELECT * FROM workflows WHERE id = :w"), {"w": workflow_id}).one()
 
 
 @pytest.mark.e2e
-def test_a_finished_workflow_posts_one_signed_summary(client, engine, worker, simulator,
-                                                      receiver, rt):
+def test_a_finished_workflow_posts_one_signed_summary(
+    client, engine, worker, simulator, receiver, rt
+):
     t, wid = submit(client, engine, simulator, receiver)
     [(headers, body)] = receiver.wait(1)
     assert webhooks.verify(SECRET, headers["Freshet-Signature"], body)
@@ -156,7 +163,8 @@ def test_a_finished_workflow_posts_one_signed_summary(client, engine, worker, si
 
 @pytest.mark.e2e
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
-        client, engine, worker, simulator, receiver):
+    client, engine, worker, simulator, receiver
+):
     receiver.statuses[:] = [500, 503]
     _, wid = submit(client, engine, simulator, receiver, n=1)
     received = receiver.wait(3, timeout=30)
@@ -172,11 +180,14 @@ def insert_finished_workflow(engine, callback_url: str) -> str:
     t = make_tenant(engine)
     wid = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO workflows (id, org_id, request_id, status, submitted, accepted, "
-            "callback_url, webhook_status, webhook_next_at, finished_at) VALUES (:w, :o, 'r', "
-            "'completed', 1, 0, :u, 'pending', now(), now())"),
-            {"w": wid, "o": t.org_id, "u": callback_url})
+        conn.execute(
+            text(
+                "INSERT INTO workflows (id, org_id, request_id, status, submitted, accepted, "
+                "callback_url, webhook_status, webhook_next_at, finished_at) VALUES (:w, :o, 'r', "
+                "'completed', 1, 0, :u, 'pending', now(), now())"
+            ),
+            {"w": wid, "o": t.org_id, "u": callback_url},
+        )
     return wid
 
 
@@ -206,8 +217,9 @@ def test_a_delivery_not_yet_due_is_not_sent(engine, rt, receiver):
     assert receiver.received == []
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest",
-                                 "http://localhost:9/hook"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest", "http://localhost:9/hook"]
+)
 def test_a_callback_at_a_private_address_is_never_fetched(engine, rt, url):
     wid = insert_finished_workflow(engine, url)
     assert webhooks.deliver(rt, wid) is None

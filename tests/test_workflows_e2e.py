@@ -17,14 +17,17 @@ pytestmark = pytest.mark.e2e
 URL = "/v1/products/refresh"
 
 
-def wait_workflow(client, tenant, workflow_id: str, timeout: float = 30.0,
-                  until: tuple[str, ...] = ("completed", "failed", "partially_failed",
-                                            "cancelled")) -> dict:
+def wait_workflow(
+    client,
+    tenant,
+    workflow_id: str,
+    timeout: float = 30.0,
+    until: tuple[str, ...] = ("completed", "failed", "partially_failed", "cancelled"),
+) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
-        body = client.get(f"/v1/workflows/{workflow_id}?limit=1",
-                          headers=tenant.headers).get_json()
+        body = client.get(f"/v1/workflows/{workflow_id}?limit=1", headers=tenant.headers).get_json()
         if body["status"] in until:
             return client.get(f"/v1/workflows/{workflow_id}", headers=tenant.headers).get_json()
         time.sleep(0.2)
@@ -48,16 +51,23 @@ def test_a_500_target_batch_is_accepted_and_completes(client, engine, worker, si
     t = make_tenant(engine, catalogs=["shop", "site"])
     shop, site = f"{simulator.url}/shops/demo/products/", f"{simulator.url}/sites/demo/p/"
     # mostly Shopify JSON; schema.org pages cost ~3x the parsing, a hundred are enough here
-    targets = ([{"catalog": "shop", "url": f"{shop}item-{i}"} for i in range(400)]
-               + [{"url": f"{site}thing-{i}"} for i in range(100)])
+    targets = [{"catalog": "shop", "url": f"{shop}item-{i}"} for i in range(400)] + [
+        {"url": f"{site}thing-{i}"} for i in range(100)
+    ]
     started = time.monotonic()
     body = submit(client, t, targets)
     assert len(body["accepted"]) == 500 and body["rejected"] == []
     done = wait_workflow(client, t, body["workflowId"], timeout=60)
     elapsed = time.monotonic() - started
     assert done["status"] == "completed", done["counts"]
-    assert done["counts"] == {"queued": 0, "processing": 0, "completed": 500, "failed": 0,
-                              "cancelled": 0, "total": 500}
+    assert done["counts"] == {
+        "queued": 0,
+        "processing": 0,
+        "completed": 500,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 500,
+    }
     assert done["workflowStatus"] == "launched" and done["finishedAt"]
     stats = sim_stats(simulator)
     # One fetch per target (.json for the shop, the page for the site), at most 400/s per host.
@@ -72,16 +82,16 @@ def test_a_500_target_batch_is_accepted_and_completes(client, engine, worker, si
     # every target paged through once, each with its product
     seen, cursor = [], None
     while True:
-        q = f"/v1/workflows/{body['workflowId']}?limit=200" + (f"&cursor={cursor}" if cursor
-                                                               else "")
+        q = f"/v1/workflows/{body['workflowId']}?limit=200" + (
+            f"&cursor={cursor}" if cursor else ""
+        )
         page = client.get(q, headers=t.headers).get_json()
         seen += page["targets"]
         cursor = page["nextCursor"]
         if not cursor:
             break
     assert [s["index"] for s in seen] == list(range(500))
-    assert all(s["status"] == "completed" and s["productId"] and s["error"] is None
-               for s in seen)
+    assert all(s["status"] == "completed" and s["productId"] and s["error"] is None for s in seen)
     print(f"\n500-target batch completed end to end in {elapsed:.1f}s")
 
 
@@ -100,13 +110,18 @@ def test_per_host_politeness_is_never_exceeded(client, engine, worker, simulator
     assert time.monotonic() - started >= 3.0
 
 
-def test_failed_targets_report_their_reasons_and_are_refunded(client, engine, worker,
-                                                             simulator):
+def test_failed_targets_report_their_reasons_and_are_refunded(client, engine, worker, simulator):
     make_catalog(engine, "shop", "shopify", [f"{simulator.host}/shops/demo"])
     t = make_tenant(engine, catalogs=["shop"])
     requests.put(simulator.url + "/_sim/faults", json={"malformed_rate": 1.0}, timeout=5)
-    body = submit(client, t, [{"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/"
-                                                         f"bad-{i}"} for i in range(3)])
+    body = submit(
+        client,
+        t,
+        [
+            {"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/bad-{i}"}
+            for i in range(3)
+        ],
+    )
     done = wait_workflow(client, t, body["workflowId"])
     assert done["status"] == "failed"
     assert done["counts"]["failed"] == 3
@@ -118,12 +133,16 @@ def test_failed_targets_report_their_reasons_and_are_refunded(client, engine, wo
 def test_a_workflow_is_private_to_its_organization(client, engine, simulator):
     make_catalog(engine, "shop", "shopify", [f"{simulator.host}/shops/demo"])
     owner, other = make_tenant(engine, catalogs=["shop"]), make_tenant(engine, catalogs=["shop"])
-    body = submit(client, owner, [{"catalog": "shop",
-                                   "url": f"{simulator.url}/shops/demo/products/a"}])
+    body = submit(
+        client, owner, [{"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/a"}]
+    )
     wid = body["workflowId"]
     assert client.get(f"/v1/workflows/{wid}", headers=owner.headers).status_code == 200
-    for path in (f"/v1/workflows/{wid}", f"/v1/workflows/{uuid.uuid4()}",
-                 "/v1/workflows/not-a-uuid"):
+    for path in (
+        f"/v1/workflows/{wid}",
+        f"/v1/workflows/{uuid.uuid4()}",
+        "/v1/workflows/not-a-uuid",
+    ):
         resp = client.get(path, headers=other.headers)
         assert resp.status_code == 404
         assert resp.get_json()["code"] == "workflow_not_found"
@@ -156,7 +175,8 @@ def test_cancel_stops_every_open_target_durably_and_refunds(client, engine, work
 
 
 def test_a_launch_that_could_not_be_published_is_redriven_by_the_sweeper(
-        client, engine, worker, simulator, rt, monkeypatch):
+    client, engine, worker, simulator, rt, monkeypatch
+):
     make_catalog(engine, "shop", "shopify", [f"{simulator.host}/shops/demo"])
     t = make_tenant(engine, catalogs=["shop"])
     real = rt.publisher
@@ -166,8 +186,9 @@ def test_a_launch_that_could_not_be_published_is_redriven_by_the_sweeper(
             raise ConnectionError("broker down")
 
     monkeypatch.setattr(rt, "publisher", Down())
-    body = submit(client, t, [{"catalog": "shop",
-                               "url": f"{simulator.url}/shops/demo/products/late"}])
+    body = submit(
+        client, t, [{"catalog": "shop", "url": f"{simulator.url}/shops/demo/products/late"}]
+    )
     assert body["workflowStatus"] == "retry_pending" and body["workflowError"]
     monkeypatch.setattr(rt, "publisher", real)
     assert workflows.redrive_launches(rt) == 0  # its backoff has not passed yet

@@ -58,12 +58,16 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         task_create_missing_queues=True,
         worker_hijack_root_logger=False,
         beat_schedule={
-            "sweep": {"task": "freshet.jobs.sweep", "schedule": settings.sweep_interval_seconds,
-                      "options": {"queue": "default", "expires": settings.sweep_interval_seconds}},
-            "hot-products": {"task": "freshet.products.refresh_hot",
-                             "schedule": settings.hot_refresh_interval_seconds,
-                             "options": {"queue": "default",
-                                         "expires": settings.hot_refresh_interval_seconds}},
+            "sweep": {
+                "task": "freshet.jobs.sweep",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": "default", "expires": settings.sweep_interval_seconds},
+            },
+            "hot-products": {
+                "task": "freshet.products.refresh_hot",
+                "schedule": settings.hot_refresh_interval_seconds,
+                "options": {"queue": "default", "expires": settings.hot_refresh_interval_seconds},
+            },
         },
         include=list(TASK_MODULES),
     )

@@ -41,9 +41,18 @@ def publish_many(app: Celery, messages: Sequence[Message], *, batch_size: int = 
             eta = (now + dt.timedelta(seconds=m.countdown)).isoformat() if m.countdown else None
             args = [m.job_id]
             headers, properties, body, _ = amqp.as_task_v2(
-                task_id, m.task_name, args=args, eta=eta, argsrepr=repr(args), kwargsrepr="{}")
+                task_id, m.task_name, args=args, eta=eta, argsrepr=repr(args), kwargsrepr="{}"
+            )
             headers["request_id"] = m.request_id or ""
             producer.publish(
-                body, exchange="", routing_key=m.queue, serializer="json", headers=headers,
-                delivery_mode=DELIVERY_PERSISTENT, retry=False, declare=None, **properties)
+                body,
+                exchange="",
+                routing_key=m.queue,
+                serializer="json",
+                headers=headers,
+                delivery_mode=DELIVERY_PERSISTENT,
+                retry=False,
+                declare=None,
+                **properties,
+            )
     return len(messages)

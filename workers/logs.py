@@ -19,7 +19,8 @@ _tokens: dict[str, Any] = {}
 def _ids(request: Any, args: Any) -> dict[str, Any]:
     headers = getattr(request, "headers", None)
     rid = getattr(request, "request_id", None) or (
-        headers.get("request_id") if isinstance(headers, dict) else None)
+        headers.get("request_id") if isinstance(headers, dict) else None
+    )
     job_id = args[0] if isinstance(args, (list, tuple)) and len(args) == 1 else None
     return {"request_id": rid or None, "job_id": job_id if isinstance(job_id, int) else None}
 

@@ -35,8 +35,13 @@ def _on_prerun(task_id: str | None = None, **_: Any) -> None:
 
 
 @task_postrun.connect
-def _on_postrun(task_id: str | None = None, task: Any = None, retval: Any = None,
-                state: str | None = None, **_: Any) -> None:
+def _on_postrun(
+    task_id: str | None = None,
+    task: Any = None,
+    retval: Any = None,
+    state: str | None = None,
+    **_: Any,
+) -> None:
     with _lock:
         started = _started.pop(task_id, None) if task_id else None
     name = getattr(task, "name", None) or "unknown"
@@ -86,15 +91,19 @@ class QueueDepthCollector:
         except Exception as exc:  # a scrape must not fail because the broker is away
             log.warning("queue depth unavailable: %s", type(exc).__name__)
             return []
-        depth = GaugeMetricFamily("freshet_queue_depth",
-                                  "Messages waiting in each Celery queue on the broker",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "freshet_queue_depth",
+            "Messages waiting in each Celery queue on the broker",
+            labels=["queue"],
+        )
         per = len(PRIORITY_STEPS) + 1
         for i, q in enumerate(self.queues):
-            depth.add_metric([q], sum(counts[i * per:(i + 1) * per]))
-        unacked = GaugeMetricFamily("freshet_queue_unacked",
-                                    "Messages delivered to a worker and not yet acknowledged",
-                                    value=counts[-1])
+            depth.add_metric([q], sum(counts[i * per : (i + 1) * per]))
+        unacked = GaugeMetricFamily(
+            "freshet_queue_unacked",
+            "Messages delivered to a worker and not yet acknowledged",
+            value=counts[-1],
+        )
         return [depth, unacked]
 
 
@@ -141,8 +150,9 @@ def _start_server(sender: Any = None, **_: Any) -> None:
 
         from workers.celery_app import QUEUES
 
-        client = redis.Redis.from_url(app.conf.broker_url, socket_timeout=2,
-                                      socket_connect_timeout=2)
+        client = redis.Redis.from_url(
+            app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2
+        )
         extra.append(QueueDepthCollector(client, QUEUES, broker_key_prefix(app)))
     start_http_server(port, registry=metrics.scrape_registry(*extra))
     _server_started = True

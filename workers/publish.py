@@ -20,8 +20,12 @@ class CeleryPublisher(Publisher):
         with self.app.producer_or_acquire() as producer:
             for d in dispatches:
                 self.app.send_task(
-                    d.task_name, args=[d.job_id], queue=d.queue, producer=producer,
-                    countdown=d.countdown, headers={"request_id": d.request_id or ""},
+                    d.task_name,
+                    args=[d.job_id],
+                    queue=d.queue,
+                    producer=producer,
+                    countdown=d.countdown,
+                    headers={"request_id": d.request_id or ""},
                 )
 
 

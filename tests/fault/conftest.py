@@ -16,8 +16,9 @@ from tests.fault.workers import WorkerProcess
 def settings(base_settings: Settings) -> Settings:
     # Short leases and redispatch so a lost worker or message is recovered within seconds;
     # everything else (Postgres, Redis, simulator) is the session's real services.
-    return base_settings.with_overrides(lease_seconds=2, redispatch_after_seconds=2,
-                                        review_max_pages=3)
+    return base_settings.with_overrides(
+        lease_seconds=2, redispatch_after_seconds=2, review_max_pages=3
+    )
 
 
 @pytest.fixture
@@ -37,5 +38,3 @@ def spawn_worker(settings: Settings) -> Iterator[Callable[..., WorkerProcess]]:
 @pytest.fixture
 def sim(simulator) -> Sim:
     return Sim(simulator.url)
-
-

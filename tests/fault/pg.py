@@ -60,34 +60,65 @@ class PgCluster:
         if os.geteuid() == 0:
             shutil.chown(root, PG_USER, PG_USER)
         cluster = cls(root, free_port())
-        cluster._run([str(PG_BIN / "initdb"), "-D", str(cluster.datadir), "-U", PG_USER,
-                      "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        cluster._run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(cluster.datadir),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
         return cluster
 
     def _run(self, cmd: list[str], timeout: float = 60) -> None:
-        proc = subprocess.run(_as_postgres(cmd), capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            _as_postgres(cmd), capture_output=True, text=True, timeout=timeout, check=False
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): "
-                               f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{cmd[0]} failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
 
     def start(self) -> None:
         # fsync off is safe for a process crash (the OS keeps the writes); synchronous_commit
         # stays on, or an immediate stop would lose commits the API already answered 202 for.
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c max_connections=100")
-        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l",
-                   str(self.root / "log"), "-o", opts, "-w", "-t", "30", "start"])
+        opts = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ]
+        )
         self.wait_ready()
 
     def stop(self, mode: str = "immediate") -> None:
         """`immediate` is a crash as far as clients can tell: every connection just drops."""
-        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w",
-                   "stop"])
+        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"])
 
     def is_running(self) -> bool:
-        proc = subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir),
-                                            "status"]), capture_output=True, check=False)
+        proc = subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "status"]),
+            capture_output=True,
+            check=False,
+        )
         return proc.returncode == 0
 
     def wait_ready(self, timeout: float = 30) -> None:

@@ -26,13 +26,12 @@ class Sim:
         requests.delete(self.url + "/_sim/stats", timeout=5)
 
     def review_requests(self, asin: str) -> int:
-        return sum(n for path, n in self.stats()["paths"].items()
-                   if f"/product-reviews/{asin}" in path)
+        return sum(
+            n for path, n in self.stats()["paths"].items() if f"/product-reviews/{asin}" in path
+        )
 
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
-               every: float = 0.05) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -45,14 +44,19 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
 
 def job_row(engine: Engine, job_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return dict(conn.execute(text("SELECT * FROM jobs WHERE id = :j"),
-                                 {"j": job_id}).one()._mapping)
+        return dict(
+            conn.execute(text("SELECT * FROM jobs WHERE id = :j"), {"j": job_id}).one()._mapping
+        )
 
 
-def wait_status(engine: Engine, job_id: int, statuses: tuple[str, ...],
-                timeout: float = 30.0) -> dict[str, Any]:
-    return wait_until(lambda: (j := job_row(engine, job_id))["status"] in statuses and j,
-                      timeout, f"job {job_id} to be {'/'.join(statuses)}")
+def wait_status(
+    engine: Engine, job_id: int, statuses: tuple[str, ...], timeout: float = 30.0
+) -> dict[str, Any]:
+    return wait_until(
+        lambda: (j := job_row(engine, job_id))["status"] in statuses and j,
+        timeout,
+        f"job {job_id} to be {'/'.join(statuses)}",
+    )
 
 
 def wait_done(engine: Engine, job_id: int, timeout: float = 30.0) -> dict[str, Any]:
@@ -61,14 +65,21 @@ def wait_done(engine: Engine, job_id: int, timeout: float = 30.0) -> dict[str, A
 
 def ledger_kinds(engine: Engine, job_id: int) -> list[str]:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"),
-                            {"j": job_id}).scalars().all()
+        return (
+            conn.execute(
+                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
+            )
+            .scalars()
+            .all()
+        )
 
 
 def review_jobs_used(engine: Engine, org_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(sum(review_jobs_used), 0) FROM usage_periods "
-                                 "WHERE org_id = :o"), {"o": org_id}).scalar()
+        return conn.execute(
+            text("SELECT coalesce(sum(review_jobs_used), 0) FROM usage_periods WHERE org_id = :o"),
+            {"o": org_id},
+        ).scalar()
 
 
 def submit(client, tenant, asin: str, **headers: str) -> dict[str, Any]:
@@ -100,8 +111,10 @@ def cooldown_holder(rt, org_id: int, asin: str, marketplace: str = "amazon.de"):
 def stored_reviews(engine: Engine, asin: str) -> tuple[int, int]:
     """(rows, distinct review ids) stored for the ASIN."""
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT count(*), count(DISTINCT amazon_review_id) FROM reviews "
-                                "WHERE asin = :a"), {"a": asin}).one()
+        row = conn.execute(
+            text("SELECT count(*), count(DISTINCT amazon_review_id) FROM reviews WHERE asin = :a"),
+            {"a": asin},
+        ).one()
     return int(row[0]), int(row[1])
 
 

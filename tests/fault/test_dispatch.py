@@ -31,7 +31,8 @@ def _crash(*_a: object, **_k: object) -> None:
 
 
 def test_crash_between_commit_and_publish_is_sent_by_the_sweeper(
-        client, engine, rt, spawn_worker, monkeypatch, settings):
+    client, engine, rt, spawn_worker, monkeypatch, settings
+):
     t = make_tenant(engine)
     spawn_worker()
     with monkeypatch.context() as m:
@@ -61,14 +62,14 @@ def test_lost_dispatch_mark_after_publish_still_answers_202(client, engine, rt, 
         raise OperationalError("UPDATE jobs", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(jobs, "mark_dispatched", mark_fails)
-    resp = client.post("/api/v1/reviews/refresh", json={"asin": "B0MARKLOST"},
-                       headers=t.headers)
+    resp = client.post("/api/v1/reviews/refresh", json={"asin": "B0MARKLOST"}, headers=t.headers)
     assert resp.status_code == 202, resp.get_json()
     assert job_row(engine, resp.get_json()["jobId"])["status"] == "queued"
 
 
-def test_redelivered_message_runs_once_and_charges_once(client, engine, rt, spawn_worker,
-                                                        monkeypatch):
+def test_redelivered_message_runs_once_and_charges_once(
+    client, engine, rt, spawn_worker, monkeypatch
+):
     t = make_tenant(engine)
     with monkeypatch.context() as m:
         m.setattr(rt.publisher, "publish", lambda _d: None)

@@ -61,12 +61,18 @@ def ledger_invariants(engine) -> dict[str, int]:
     counter equals what the ledger says is held."""
     with engine.connect() as conn:
         q = lambda sql: conn.execute(text(sql)).scalar()  # noqa: E731
-        jobs_without = q("SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM ledger l "
-                         "WHERE l.job_id = j.id AND l.kind = 'reserve') <> 1")
-        reservations_without = q("SELECT count(*) FROM ledger l WHERE l.kind = 'reserve' AND "
-                                 "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = l.job_id)")
-        held = q("SELECT coalesce(sum(CASE kind WHEN 'refund' THEN -amount WHEN 'reserve' "
-                 "THEN amount ELSE 0 END), 0) FROM ledger WHERE resource = 'review_jobs'")
+        jobs_without = q(
+            "SELECT count(*) FROM jobs j WHERE (SELECT count(*) FROM ledger l "
+            "WHERE l.job_id = j.id AND l.kind = 'reserve') <> 1"
+        )
+        reservations_without = q(
+            "SELECT count(*) FROM ledger l WHERE l.kind = 'reserve' AND "
+            "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = l.job_id)"
+        )
+        held = q(
+            "SELECT coalesce(sum(CASE kind WHEN 'refund' THEN -amount WHEN 'reserve' "
+            "THEN amount ELSE 0 END), 0) FROM ledger WHERE resource = 'review_jobs'"
+        )
         counted = q("SELECT coalesce(sum(review_jobs_used), 0) FROM usage_periods")
         n_jobs = q("SELECT count(*) FROM jobs")
     assert jobs_without == 0
@@ -81,8 +87,9 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
     url = own_postgres.create_database("stream")
     upgrade(url)
     engine = make_engine(url, pool_size=1)
-    t = make_tenant(engine, concurrent_jobs=1000, requests_per_minute=10_000,
-                    review_jobs_per_month=10_000)
+    t = make_tenant(
+        engine, concurrent_jobs=1000, requests_per_minute=10_000, review_jobs_per_month=10_000
+    )
     publisher = RecordingPublisher()
     app = create_app(settings.with_overrides(database_url=url), publisher=publisher)
     asins = (f"B0PG{n:06d}" for n in itertools.count())
@@ -122,8 +129,9 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
         wait_until(lambda: statuses[503] >= 20, 20, "503s while Postgres is down")
         before_restart = len(accepted)
         own_postgres.start()
-        wait_until(lambda: len(accepted) >= before_restart + 20, 30,
-                   "submissions to be accepted again")
+        wait_until(
+            lambda: len(accepted) >= before_restart + 20, 30, "submissions to be accepted again"
+        )
         recovered = time.monotonic() - stopped_at
     finally:
         stop.set()
@@ -144,8 +152,10 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
     assert idem == 0
     assert client.get("/readyz").status_code == 200
     engine.dispose()
-    print(f"\nPostgres outage: {dict(statuses)} answers; service back {recovered:.1f}s after "
-          f"the stop; {counts['jobs']} jobs, {len(rows) - len(accepted)} committed unseen")
+    print(
+        f"\nPostgres outage: {dict(statuses)} answers; service back {recovered:.1f}s after "
+        f"the stop; {counts['jobs']} jobs, {len(rows) - len(accepted)} committed unseen"
+    )
 
 
 def test_postgres_outage_retried_with_the_same_idempotency_key(own_postgres, settings):
@@ -182,18 +192,25 @@ def test_redis_down_is_503_and_writes_nothing(client, engine, rt, redis_server):
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
             assert conn.execute(text("SELECT count(*) FROM ledger")).scalar() == 0
-            assert conn.execute(text("SELECT coalesce(sum(review_jobs_used), 0) "
-                                     "FROM usage_periods")).scalar() == 0
+            assert (
+                conn.execute(
+                    text("SELECT coalesce(sum(review_jobs_used), 0) FROM usage_periods")
+                ).scalar()
+                == 0
+            )
     finally:
         redis_server.restart()
-    ok = wait_until(lambda: client.post(URL, json={"asin": "B0REDISDWN"},
-                                        headers=t.headers).status_code == 202,
-                    10, "submissions to work again")
+    ok = wait_until(
+        lambda: client.post(URL, json={"asin": "B0REDISDWN"}, headers=t.headers).status_code == 202,
+        10,
+        "submissions to work again",
+    )
     assert ok
 
 
-def test_worker_rides_out_a_postgres_outage_mid_job(own_postgres, settings, sim, simulator,
-                                                   spawn_worker):
+def test_worker_rides_out_a_postgres_outage_mid_job(
+    own_postgres, settings, sim, simulator, spawn_worker
+):
     """Postgres goes away while a worker is upstream: the worker does not lose the job, and
     once Postgres is back the job completes, charged once."""
     from api.app import create_app
@@ -233,8 +250,10 @@ def test_worker_rides_out_a_postgres_outage_mid_job(own_postgres, settings, sim,
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
     ledger_invariants(engine)
     engine.dispose()
-    print(f"\nPostgres outage under a worker: job completed {recovered:.1f}s after the stop "
-          f"(down 2.5s), attempt {done['attempt']}")
+    print(
+        f"\nPostgres outage under a worker: job completed {recovered:.1f}s after the stop "
+        f"(down 2.5s), attempt {done['attempt']}"
+    )
 
 
 def test_an_idempotency_key_left_by_a_dead_request_becomes_usable_again(client, engine):
@@ -247,20 +266,26 @@ def test_an_idempotency_key_left_by_a_dead_request_becomes_usable_again(client, 
     body = {"asin": "B0DEADREQ1"}
     raw = json.dumps(body).encode()
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO idempotency_keys (org_id, key, route, body_hash, created_at) "
-            "VALUES (:o, 'dead-1', 'POST /api/v1/reviews/refresh', :h, :at)"),
-            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest(),
-             "at": "2000-01-01T00:00:00Z"})
-        conn.execute(text(
-            "INSERT INTO idempotency_keys (org_id, key, route, body_hash) "
-            "VALUES (:o, 'live-1', 'POST /api/v1/reviews/refresh', :h)"),
-            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest()})
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_keys (org_id, key, route, body_hash, created_at) "
+                "VALUES (:o, 'dead-1', 'POST /api/v1/reviews/refresh', :h, :at)"
+            ),
+            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest(), "at": "2000-01-01T00:00:00Z"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_keys (org_id, key, route, body_hash) "
+                "VALUES (:o, 'live-1', 'POST /api/v1/reviews/refresh', :h)"
+            ),
+            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest()},
+        )
     headers = {**t.headers, "Content-Type": "application/json"}
     live = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "live-1"})
     assert live.status_code == 409  # a request still in flight: retry later
-    other_body = client.post(URL, json={"asin": "B0DEADREQ2"},
-                             headers={**t.headers, "Idempotency-Key": "dead-1"})
+    other_body = client.post(
+        URL, json={"asin": "B0DEADREQ2"}, headers={**t.headers, "Idempotency-Key": "dead-1"}
+    )
     assert other_body.status_code == 422  # the key is still bound to its body
     first = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "dead-1"})
     assert first.status_code == 202, first.get_json()

@@ -31,8 +31,9 @@ def _ping(client: redis.Redis) -> bool:
         return False
 
 
-def test_redis_restart_with_jobs_queued_loses_nothing(client, engine, rt, redis_server,
-                                                      spawn_worker, settings):
+def test_redis_restart_with_jobs_queued_loses_nothing(
+    client, engine, rt, redis_server, spawn_worker, settings
+):
     t = make_tenant(engine, concurrent_jobs=10, requests_per_minute=100)
     asins = [f"B0REDIS{i:03d}" for i in range(6)]
     ids = [submit(client, t, a)["jobId"] for a in asins]
@@ -67,12 +68,13 @@ def test_redis_restart_with_jobs_queued_loses_nothing(client, engine, rt, redis_
     # the restored cooldown is enforced again, naming the job that holds it
     again = client.post(URL, json={"asin": asins[0]}, headers=t.headers)
     assert again.status_code == 429 and again.get_json()["jobId"] == ids[0]
-    print(f"\nRedis restart: {len(ids)} jobs completed {recovered:.1f}s after the restart "
-          f"(redispatch after {settings.redispatch_after_seconds}s)")
+    print(
+        f"\nRedis restart: {len(ids)} jobs completed {recovered:.1f}s after the restart "
+        f"(redispatch after {settings.redispatch_after_seconds}s)"
+    )
 
 
-def test_sweeper_rebuilds_slots_of_running_jobs_after_redis_loss(client, engine, rt,
-                                                                 redis_server):
+def test_sweeper_rebuilds_slots_of_running_jobs_after_redis_loss(client, engine, rt, redis_server):
     """Open jobs get their slots back, so the plan's concurrency holds after a Redis loss."""
     t = make_tenant(engine, concurrent_jobs=2)
     ids = [submit(client, t, a)["jobId"] for a in ("B0SLOTS001", "B0SLOTS002")]
@@ -85,16 +87,20 @@ def test_sweeper_rebuilds_slots_of_running_jobs_after_redis_loss(client, engine,
     assert third.status_code == 429 and third.get_json()["code"] == "too_many_concurrent_jobs"
 
 
-def test_worker_alive_through_a_redis_restart_resumes(client, engine, rt, redis_server, sim,
-                                                      spawn_worker, settings):
+def test_worker_alive_through_a_redis_restart_resumes(
+    client, engine, rt, redis_server, sim, spawn_worker, settings
+):
     """Two jobs running, four waiting in the broker, then Redis restarts under the worker:
     the running ones finish, the worker reconnects, the sweeper re-sends the lost four."""
     t = make_tenant(engine, concurrent_jobs=10, requests_per_minute=100)
     sim.faults(latency_ms=800)
     spawn_worker(concurrency=2)
     ids = [submit(client, t, f"B0ALIVE{i:03d}")["jobId"] for i in range(6)]
-    wait_until(lambda: sum(job_row(engine, j)["status"] == "running" for j in ids) == 2, 20,
-               "two jobs running")
+    wait_until(
+        lambda: sum(job_row(engine, j)["status"] == "running" for j in ids) == 2,
+        20,
+        "two jobs running",
+    )
     redis_server.restart()
     restarted_at = time.monotonic()
     wait_until(lambda: _ping(rt.redis), 10, "Redis to answer again")
@@ -114,5 +120,7 @@ def test_worker_alive_through_a_redis_restart_resumes(client, engine, rt, redis_
     assert review_jobs_used(engine, t.org_id) == len(ids)
     sweep(rt)
     assert slot_members(rt, t.org_id) == set()
-    print(f"\nRedis restart under a live worker: all {len(ids)} jobs completed "
-          f"{recovered:.1f}s after the restart; attempts {[d['attempt'] for d in done]}")
+    print(
+        f"\nRedis restart under a live worker: all {len(ids)} jobs completed "
+        f"{recovered:.1f}s after the restart; attempts {[d['attempt'] for d in done]}"
+    )

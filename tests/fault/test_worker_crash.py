@@ -27,7 +27,8 @@ pytestmark = pytest.mark.fault
 
 
 def test_sigkilled_worker_mid_task_completes_once_and_charges_once(
-        client, engine, rt, sim, simulator, spawn_worker):
+    client, engine, rt, sim, simulator, spawn_worker
+):
     t = make_tenant(engine, concurrent_jobs=2)
     asin = asin_with_pages(simulator, 3)
     sim.faults(latency_ms=1500)  # each page takes 1.5 s: the job is surely mid-fetch
@@ -45,8 +46,12 @@ def test_sigkilled_worker_mid_task_completes_once_and_charges_once(
     spawn_worker()
     # Nothing is retried while the lease (2 s here) could still belong to a live worker;
     # then the sweeper requeues and re-sends it, and the new worker finishes it.
-    passes = sweep_until(rt, lambda: job_row(engine, job_id)["attempt"] == 2, 20,
-                         "the sweeper to hand the job to the new worker")
+    passes = sweep_until(
+        rt,
+        lambda: job_row(engine, job_id)["attempt"] == 2,
+        20,
+        "the sweeper to hand the job to the new worker",
+    )
     assert sum(p["expired"] for p in passes) == 1
     done = wait_done(engine, job_id)
     recovered = time.monotonic() - killed_at
@@ -60,12 +65,15 @@ def test_sigkilled_worker_mid_task_completes_once_and_charges_once(
     assert slot_members(rt, t.org_id) == set()
     holder, ttl = cooldown_holder(rt, t.org_id, asin)
     assert holder == job_id and ttl > 80_000  # a completed job keeps its cooldown
-    print(f"\nSIGKILL recovery: completed {recovered:.1f}s after the kill "
-          f"(lease {rt.settings.lease_seconds}s), attempt {done['attempt']}")
+    print(
+        f"\nSIGKILL recovery: completed {recovered:.1f}s after the kill "
+        f"(lease {rt.settings.lease_seconds}s), attempt {done['attempt']}"
+    )
 
 
 def test_frozen_worker_that_wakes_up_late_changes_nothing(
-        client, engine, rt, sim, simulator, spawn_worker):
+    client, engine, rt, sim, simulator, spawn_worker
+):
     """SIGSTOP (a stalled VM, a GC pause): its lease lapses, another worker completes the job,
     and when the first one wakes up the attempt fence discards its result."""
     t = make_tenant(engine)
@@ -77,11 +85,18 @@ def test_frozen_worker_that_wakes_up_late_changes_nothing(
     frozen.pause()
     sim.faults()
     spawn_worker()
-    sweep_until(rt, lambda: job_row(engine, job_id)["status"] == "completed", 30,
-                "another worker to complete the job")
+    sweep_until(
+        rt,
+        lambda: job_row(engine, job_id)["status"] == "completed",
+        30,
+        "another worker to complete the job",
+    )
     frozen.resume()
-    wait_until(lambda: "result discarded" in frozen.log(), 20,
-               "the woken worker to find its attempt superseded")
+    wait_until(
+        lambda: "result discarded" in frozen.log(),
+        20,
+        "the woken worker to find its attempt superseded",
+    )
 
     done = job_row(engine, job_id)
     assert (done["status"], done["attempt"]) == ("completed", 2)
@@ -99,8 +114,9 @@ def test_slow_live_worker_keeps_its_lease(client, engine, rt, sim, simulator, sp
     spawn_worker()
     job_id = submit(client, t, asin)["jobId"]
     wait_status(engine, job_id, ("running",), timeout=20)
-    passes = sweep_until(rt, lambda: job_row(engine, job_id)["status"] != "running", 30,
-                         "the slow job to finish")
+    passes = sweep_until(
+        rt, lambda: job_row(engine, job_id)["status"] != "running", 30, "the slow job to finish"
+    )
     done = wait_done(engine, job_id)
     assert sum(p["expired"] for p in passes) == 0
     assert (done["status"], done["attempt"]) == ("completed", 1)

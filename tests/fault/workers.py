@@ -21,9 +21,11 @@ CELERY = Path(sys.executable).with_name("celery")
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes `load_settings()` give back exactly `settings`."""
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("FRESHET_") or k in ("DATABASE_URL", "REDIS_URL",
-                                                     "CELERY_BROKER_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("FRESHET_") or k in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"))
+    }
     for f in fields(Settings):
         value = getattr(settings, f.name)
         if isinstance(value, bool):
@@ -45,17 +47,40 @@ class WorkerProcess:
     name: str
 
     @classmethod
-    def start(cls, settings: Settings, *, queues: str = "reviews,default",
-              concurrency: int = 2, ready_timeout: float = 30.0) -> WorkerProcess:
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        queues: str = "reviews,default",
+        concurrency: int = 2,
+        ready_timeout: float = 30.0,
+    ) -> WorkerProcess:
         name = f"fault-{uuid.uuid4().hex[:8]}@%h"
         fd, log = tempfile.mkstemp(prefix="freshet-worker-", suffix=".log")
         os.close(fd)
-        cmd = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", queues,
-               "--pool", "threads", "-c", str(concurrency), "-n", name, "--loglevel", "INFO",
-               "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        cmd = [
+            str(CELERY),
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "-c",
+            str(concurrency),
+            "-n",
+            name,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=settings_env(settings), stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=settings_env(settings), stdout=out, stderr=subprocess.STDOUT
+            )
         worker = cls(proc, Path(log), name)
         worker.wait_ready(ready_timeout)
         return worker
