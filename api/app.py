@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from importlib import import_module
 from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from api import batch, docs_routes, health, jobs, metrics, products, reviews, usage, workflows
 from api.auth import _PrincipalCache, add_rate_headers
 from api.errors import register_error_handlers
 from freshet import logs
-from freshet.runtime import Publisher, build_runtime
+from freshet.runtime import Publisher
 from freshet.settings import Settings, load_settings
-
-BLUEPRINTS = (
-    "api.health",
-    "api.reviews",
-    "api.jobs",
-    "api.usage",
-    "api.products",
-    "api.batch",
-    "api.workflows",
-    "api.docs_routes",
-    "api.metrics",
-)
+from freshet.wiring import build_runtime
+from workers.celery_app import create_celery
+from workers.publish import CeleryPublisher
 
 
 def create_app(
@@ -34,9 +25,6 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings(**overrides)
     if publisher is None:
-        from workers.celery_app import create_celery
-        from workers.publish import CeleryPublisher
-
         publisher = CeleryPublisher(create_celery(settings))
     rt = build_runtime(settings, publisher, pool_size=10)
 
@@ -69,17 +57,9 @@ def create_app(
             ctx.__exit__(None, None, None)
 
     register_error_handlers(app)
-    for name in BLUEPRINTS:
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        if hasattr(module, "init_app"):
-            module.init_app(app)
-        if hasattr(module, "bp"):
-            app.register_blueprint(module.bp)
+    metrics.init_app(app)
+    for module in (health, reviews, jobs, usage, products, batch, workflows, docs_routes, metrics):
+        app.register_blueprint(module.bp)
     return app
 
 

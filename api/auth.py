@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from freshet import tenants
+from freshet import accounts
+from freshet.accounts import Principal
 from freshet.errors import RateLimited, Unauthorized
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
 from guards import Admission, RateWindow
 
 
@@ -61,11 +61,11 @@ def authenticate() -> Principal:
         raise _invalid()
     rt = runtime()
     cache: _PrincipalCache = current_app.extensions["freshet.auth_cache"]
-    digest = tenants.hash_key(key)
+    digest = accounts.hash_key(key)
     principal = cache.get(digest) if rt.settings.auth_cache_seconds > 0 else None
     if principal is None:
         with rt.engine.connect() as conn:
-            principal = tenants.authenticate(conn, key)
+            principal = accounts.authenticate(conn, key)
         if principal is None:
             raise _invalid()
         if rt.settings.auth_cache_seconds > 0:
@@ -114,9 +114,7 @@ def add_rate_headers(resp: Response) -> Response:
     rate = g.get("rate")
     if rate is None:
         try:
-            from freshet.reviews import submit_window
-
-            window = submit_window(principal)
+            window = accounts.submit_window(principal)
             remaining, reset = runtime().guards.peek_rate(window)
             rate = (window.limit, remaining, reset)
         except Exception:  # headers are best effort when Redis is away

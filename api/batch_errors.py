@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, request
 
+from api.envelope import envelope
 from freshet.errors import FreshetError
 
 # Octogen's own `detail` strings where it has them; otherwise the envelope's code.
@@ -23,8 +24,6 @@ def is_batch_request() -> bool:
 def batch_unavailable_or_none() -> Response | None:
     if not is_batch_request():
         return None
-    from api.errors import envelope
-
     return envelope(
         503,
         "Service unavailable",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from api.batch_errors import batch_unavailable_or_none
+from api.envelope import envelope
 from freshet.errors import FreshetError
 
 log = logging.getLogger("freshet.api")
@@ -26,20 +26,6 @@ _HTTP_CODES = {
     422: "unprocessable",
     429: "rate_limited",
 }
-
-
-def retry_after_value(seconds: float | None) -> str:
-    return str(max(1, math.ceil(seconds or 1)))
-
-
-def envelope(
-    status: int, title: str, code: str, message: str, retry_after: float | None = None, **extra: Any
-) -> Response:
-    resp = jsonify({"error": title, "code": code, "message": message, **extra})
-    resp.status_code = status
-    if status in (429, 503) or retry_after is not None:
-        resp.headers["Retry-After"] = retry_after_value(retry_after)
-    return resp
 
 
 def _is_vendor_reviews_path() -> bool:
@@ -102,8 +88,6 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def unavailable() -> Response:
-    from api.batch_errors import batch_unavailable_or_none
-
     batch = batch_unavailable_or_none()
     if batch is not None:
         return batch

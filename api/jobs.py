@@ -11,9 +11,9 @@ from api.docs import doc
 from api.idempotency import idempotent
 from freshet import jobs
 from freshet.errors import BadRequest, Conflict, NotFoundError
-from freshet.execution import cancel_job
+from freshet.jobs import cancel_job
 from schemas.common import ErrorSchema
-from schemas.jobs import JobSchema
+from schemas.jobs import STATUS_WORDS, JobSchema
 
 bp = Blueprint("jobs", __name__)
 _job = JobSchema()
@@ -44,7 +44,7 @@ def _not_found() -> NotFoundError:
 
 def job_json(job: dict[str, Any]) -> dict[str, Any]:
     result = job.get("result") or {}
-    status = "processing" if job["status"] == "running" else job["status"]
+    status = STATUS_WORDS[job["status"]]
     return _job.dump(
         {
             "jobId": job["id"],

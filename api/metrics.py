@@ -16,6 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.docs import doc
 from freshet import metrics
+from freshet.errors import NotFoundError
+from workers.metrics import QueueDepthCollector, broker_key_prefix
+from workers.queues import QUEUES
 
 bp = Blueprint("metrics", __name__)
 access_log = logging.getLogger("freshet.access")
@@ -34,8 +37,6 @@ def init_app(app: Flask) -> None:
 
 
 def _queue_collector(app: Flask) -> object | None:
-    from workers.celery_app import QUEUES
-    from workers.metrics import QueueDepthCollector, broker_key_prefix
 
     rt = app.extensions["freshet"]
     if rt.settings.broker_url != rt.settings.redis_url:
@@ -103,8 +104,6 @@ def _refusal_reason(resp: Response) -> str:
 def scrape() -> Response:
     rt = current_app.extensions["freshet"]
     if not rt.settings.metrics_enabled:
-        from freshet.errors import NotFoundError
-
         raise NotFoundError("Metrics are turned off (FRESHET_METRICS_ENABLED=false).")
     collector = current_app.extensions.get("freshet.queue_depth")
     registry = metrics.scrape_registry(*([collector] if collector is not None else []))

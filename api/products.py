@@ -10,9 +10,9 @@ from marshmallow import ValidationError
 from api.auth import note_admission, requires_key, runtime
 from api.docs import doc
 from api.idempotency import idempotent
-from freshet import products
+from freshet import accounts, products
 from freshet.errors import BadRequest
-from freshet.product_view import LookupOptions
+from freshet.products import LookupOptions
 from guards import Admission
 from schemas.common import ErrorSchema
 from schemas.products import Product, ProductPending, ProductQuery
@@ -94,7 +94,7 @@ def _product_headers(resp: Response) -> Response:
             with rt.engine.connect() as conn:
                 meter.tokens_remaining = products.tokens_left(conn, principal)
         if meter.throttle is None:
-            window = products.submit_window(principal)
+            window = accounts.submit_window(principal)
             remaining, reset = rt.guards.peek_rate(window)
             meter.throttle = (window.limit, remaining, reset)
     except Exception:  # headers are best effort when a backing service is away

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from api.auth import requires_key, runtime
 from api.docs import doc
 from api.idempotency import idempotent
-from freshet import workflow_view, workflows
+from freshet import batch
 from freshet.errors import BadRequest, Conflict, NotFoundError
 from schemas.common import ErrorSchema
 from schemas.workflows import WorkflowQuery, WorkflowSchema
@@ -30,7 +30,7 @@ def _not_found() -> NotFoundError:
 
 
 def _workflow_id(raw: str) -> uuid.UUID:
-    parsed = workflow_view.parse_id(raw)
+    parsed = batch.parse_id(raw)
     if parsed is None:
         raise _not_found()
     return parsed
@@ -38,9 +38,7 @@ def _workflow_id(raw: str) -> uuid.UUID:
 
 def _show(workflow_id: uuid.UUID, limit: int = 100, cursor: str | None = None) -> Response:
     with runtime().engine.connect() as conn:
-        found = workflow_view.view(
-            conn, workflow_id, g.principal.org_id, limit=limit, cursor=cursor
-        )
+        found = batch.view(conn, workflow_id, g.principal.org_id, limit=limit, cursor=cursor)
     if found is None:
         raise _not_found()
     return jsonify(_workflow.dump(found))
@@ -73,7 +71,7 @@ def show(workflow_id: str) -> Response:
 @idempotent
 def cancel(workflow_id: str) -> Response:
     wid = _workflow_id(workflow_id)
-    status = workflows.cancel(runtime(), wid, g.principal.org_id)
+    status = batch.cancel(runtime(), wid, g.principal.org_id)
     if status is None:
         raise _not_found()
     if status not in ("cancelled", "running"):

@@ -60,7 +60,7 @@ def log(msg: str) -> None:
 class Bench:
     def __init__(self, stack: Stack, counts: Counts, only: set[str], profile: bool = False):
         from bench.celery_app import create as create_celery
-        from freshet.runtime import build_runtime
+        from freshet.wiring import build_runtime
         from workers.publish import CeleryPublisher
 
         self.stack, self.counts, self.only, self.profiling = stack, counts, only, profile

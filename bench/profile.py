@@ -60,8 +60,8 @@ class _Discard:
 
 def _refresh(stack: Stack, n: int, profiler: Profiler) -> None:
     from bench.tenancy import asins, submit_reviews, unlimited_tenant
-    from freshet.execution import run_job
-    from freshet.runtime import build_runtime
+    from freshet.jobs.runner import run_job
+    from freshet.wiring import build_runtime
 
     rt = build_runtime(stack.settings(), _Discard())
     _, principal = unlimited_tenant(rt.engine)

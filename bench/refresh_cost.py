@@ -19,8 +19,8 @@ from bench import batch_accept, queues
 from bench.queues import JobSet
 from bench.stack import Proc
 from bench.tenancy import MARKETPLACE, asins, submit_reviews
+from freshet.accounts.tenants import Principal
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
 from sources.amazon_reviews import review_page_url
 from sources.shopify import json_url
 

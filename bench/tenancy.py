@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from freshet import jobs, reviews, tenants
+from freshet import reviews
+from freshet.accounts import tenants
+from freshet.accounts.tenants import Principal
+from freshet.jobs import lifecycle as jobs
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
 from tests.factories import Tenant, make_tenant
 
 MARKETPLACE = "amazon.de"

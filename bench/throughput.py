@@ -17,8 +17,8 @@ from bench.queues import JobSet
 from bench.stack import Stack
 from bench.stats import PeakRss
 from bench.tenancy import asins, submit_reviews
+from freshet.accounts.tenants import Principal
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
 
 
 def _run(

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter
+
 from freshet.settings import Settings
 
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("freshet_log", default={})  # noqa: B039
@@ -78,8 +80,6 @@ def _job_id_from_args(args: Any) -> int | None:
 def make_handler(json_lines: bool, stream: Any = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     if json_lines:
-        from pythonjsonlogger.json import JsonFormatter
-
         handler.setFormatter(
             JsonFormatter(
                 FORMAT,

@@ -17,6 +17,10 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import select
+
+from sources.record import PermanentSourceError, TransientSourceError
+from store.tables import catalogs
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +176,6 @@ def source_of(job: dict[str, Any], catalog_source: Callable[[int], str | None]) 
 
 
 def _status_of(exc: BaseException) -> str:
-    from sources.record import PermanentSourceError, TransientSourceError
 
     status = getattr(exc, "status", None)
     if isinstance(status, int):
@@ -204,9 +207,6 @@ def upstream_fetch(rt: Any, job: dict[str, Any]) -> Iterator[None]:
 
 
 def _lookup_catalog_source(rt: Any, catalog_id: int) -> str | None:
-    from sqlalchemy import select
-
-    from store.tables import catalogs
 
     with rt.engine.connect() as conn:
         return conn.execute(select(catalogs.c.source).where(catalogs.c.id == catalog_id)).scalar()

@@ -1,30 +1,116 @@
-"""The wired-up dependencies one process uses: settings, Postgres, Redis, guards, publisher.
+"""The wired-up dependencies one process uses: settings, Postgres, Redis, guards, publisher,
+and the registry of job kinds.
 
-Built only by the composition roots (API app factory, Celery worker start, CLI).
+Built only by the composition roots (API app factory, Celery worker start, CLI), through
+`freshet.wiring.build_runtime`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis as redis_lib
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from freshet.settings import Settings
 from guards import Guards
-from store.db import make_engine
-
-if TYPE_CHECKING:
-    from sources.http import HttpClient
+from sources.http import HttpClient
 
 
-class Publisher:
+class Publisher(Protocol):
     """Sends jobs to Celery by task name; a no-op stand-in is used where nothing may publish."""
 
-    def publish(self, dispatches: list[Any]) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def publish(self, dispatches: Sequence[Dispatch]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """What the publisher needs to send one job: ids only, never objects or secrets."""
+
+    job_id: int
+    kind: str
+    task_name: str
+    queue: str
+    request_id: str | None = None
+    countdown: float | None = None
+
+
+class Handler(Protocol):
+    """The kind-specific half of running a job; `freshet.jobs.run_job` is the other half."""
+
+    kind: str
+
+    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float: ...
+    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any: ...
+    def store(
+        self, conn: Connection, rt: Runtime, job: dict[str, Any], output: Any
+    ) -> dict[str, Any]: ...
+    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None: ...
+
+
+SweeperPass = Callable[["Runtime"], int]
+
+
+class WiringError(RuntimeError):
+    """A job kind, task or handler is missing or named twice: raised at start, by name."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Handler
+    task_name: str
+    queue: str
+    sweeper_passes: tuple[SweeperPass, ...] = ()
+
+
+class JobKinds:
+    """Every job kind the system runs: what handles it, which task and queue carry it, and
+    the sweeper passes it adds. The worker, the sweeper and the API all read this one table."""
+
+    def __init__(self, kinds: Iterable[JobKind]) -> None:
+        self._kinds: dict[str, JobKind] = {}
+        for k in kinds:
+            if k.name in self._kinds:
+                raise WiringError(f"job kind {k.name!r} is registered twice")
+            if getattr(k.handler, "kind", None) != k.name:
+                raise WiringError(f"job kind {k.name!r} has the handler of another kind")
+            self._kinds[k.name] = k
+
+    def __getitem__(self, name: str) -> JobKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise WiringError(f"no job kind {name!r} is registered") from None
+
+    def __iter__(self) -> Iterator[JobKind]:
+        return iter(self._kinds.values())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._kinds)
+
+    def dispatch(
+        self,
+        job_id: int,
+        kind: str,
+        request_id: str | None = None,
+        countdown: float | None = None,
+    ) -> Dispatch:
+        k = self[kind]
+        return Dispatch(job_id, kind, k.task_name, k.queue, request_id, countdown)
+
+    def sweeper_passes(self) -> list[tuple[str, SweeperPass]]:
+        return [(p.__name__, p) for k in self for p in k.sweeper_passes]
+
+    def check_tasks(self, registered: Iterable[str]) -> None:
+        """Fail at start, by name, if a kind's task is not registered with Celery."""
+        missing = sorted({k.task_name for k in self} - set(registered))
+        if missing:
+            raise WiringError(f"job kinds name tasks Celery does not know: {', '.join(missing)}")
 
 
 @dataclass
@@ -33,6 +119,7 @@ class Runtime:
     engine: Engine
     redis: redis_lib.Redis
     publisher: Publisher
+    kinds: JobKinds
     extras: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -41,8 +128,6 @@ class Runtime:
 
     @cached_property
     def http(self) -> HttpClient:
-        from sources.http import HttpClient
-
         s = self.settings
         return HttpClient(
             timeout=s.upstream_timeout,
@@ -58,14 +143,3 @@ class Runtime:
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()
-
-
-def build_runtime(settings: Settings, publisher: Publisher, *, pool_size: int = 5) -> Runtime:
-    return Runtime(
-        settings=settings,
-        engine=make_engine(settings.database_url, pool_size=pool_size),
-        redis=redis_lib.Redis.from_url(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
-        ),
-        publisher=publisher,
-    )

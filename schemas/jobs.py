@@ -2,7 +2,15 @@
 
 from marshmallow import Schema, fields, validate
 
-API_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
+# The job resource's status words: Freshet's `running` is the vendor's `processing`.
+STATUS_WORDS = {
+    "queued": "queued",
+    "running": "processing",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+API_STATUSES = tuple(STATUS_WORDS.values())
 
 
 class JobSchema(Schema):

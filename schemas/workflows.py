@@ -3,9 +3,10 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from schemas.batch import LAUNCH_STATUSES, RejectedTarget
+from schemas.jobs import API_STATUSES
 
 WORKFLOW_STATUSES = ("running", "completed", "failed", "partially_failed", "cancelled")
-TARGET_STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
+TARGET_STATUSES = API_STATUSES
 
 
 class WorkflowQuery(Schema):

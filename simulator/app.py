@@ -99,26 +99,3 @@ def create_app(seed: int = 0, drift_seconds: float = 3600.0) -> Flask:
     app.add_url_rule("/redirect", "redirect", redirect_to)
     app.add_url_rule("/blob", "blob", blob)
     return app
-
-
-def run(
-    host: str = "127.0.0.1",
-    port: int = 8900,
-    *,
-    seed: int = 0,
-    drift_seconds: float = 3600.0,
-    log_requests: bool = False,
-) -> None:
-    """Serve the simulator with a threaded server until interrupted (`freshet simulator`)."""
-    from simulator.server import make_server
-
-    server = make_server(
-        create_app(seed=seed, drift_seconds=drift_seconds), host, port, log_requests
-    )
-    print(f"Freshet upstream simulator on http://{host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

@@ -10,6 +10,8 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.serving import make_server as _werkzeug_server
 
+from simulator.app import create_app
+
 
 class _Handler(WSGIRequestHandler):
     # HTTP/1.1 keeps connections alive, which a benchmark hammering the simulator needs.
@@ -53,7 +55,26 @@ def serve_in_thread(
     port: int = 0, host: str = "127.0.0.1", **create_app_kwargs: Any
 ) -> SimulatorHandle:
     """Start a simulator (create_app(**create_app_kwargs)) on host:port (0 = any free port)."""
-    from simulator.app import create_app
-
     app = create_app(**create_app_kwargs)
     return SimulatorHandle(app, make_server(app, host, port))
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8900,
+    *,
+    seed: int = 0,
+    drift_seconds: float = 3600.0,
+    log_requests: bool = False,
+) -> None:
+    """Serve the simulator with a threaded server until interrupted (`freshet simulator`)."""
+    server = make_server(
+        create_app(seed=seed, drift_seconds=drift_seconds), host, port, log_requests
+    )
+    print(f"Freshet upstream simulator on http://{host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,7 +33,6 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
 
 
 def alembic_config(database_url: str):  # -> alembic.config.Config
-    from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -38,19 +41,16 @@ def alembic_config(database_url: str):  # -> alembic.config.Config
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    from alembic import command
 
     command.upgrade(alembic_config(database_url), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(database_url: str) -> str | None:
-    from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()

@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from freshet import logs
-from freshet.execution import RetryLater, run_job
+from freshet.jobs import RetryLater, run_job
 from workers.celery_app import runtime_for
 
 # Infrastructure that is briefly away (Postgres restarting, Redis failing over): wait and retry.

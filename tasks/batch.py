@@ -1,6 +1,6 @@
 """Batch workflow tasks: one target's refresh, a workflow's fan-out, and its webhook."""
 
-from freshet import logs, webhooks, workflows
+from freshet import batch, logs
 from tasks.base import freshet_task, run
 from workers.celery_app import runtime_for
 from workers.fanout import publish_many
@@ -14,7 +14,7 @@ def refresh_target(self, job_id: int) -> str:
 @freshet_task("freshet.batch.launch")
 def launch(self, workflow_id: str) -> str:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
-        return workflows.launch(
+        return batch.launch(
             runtime_for(self.app),
             workflow_id,
             push=lambda messages: publish_many(self.app, messages),
@@ -24,6 +24,6 @@ def launch(self, workflow_id: str) -> str:
 @freshet_task("freshet.batch.webhook")
 def webhook(self, workflow_id: str) -> None:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
-        delay = webhooks.deliver(runtime_for(self.app), workflow_id)
+        delay = batch.deliver(runtime_for(self.app), workflow_id)
     if delay is not None:
         raise self.retry(countdown=delay, max_retries=None)

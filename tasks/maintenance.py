@@ -1,7 +1,7 @@
 """Periodic upkeep run by beat: the sweeper."""
 
 from freshet import logs
-from freshet.sweeper import sweep as sweep_once
+from freshet.jobs import sweep as sweep_once
 from tasks.base import freshet_task
 from workers.celery_app import runtime_for
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from freshet import tenants
+from freshet.accounts import tenants
 
 _seq = itertools.count(1)
 

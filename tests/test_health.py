@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.app import create_app
-from freshet.runtime import Publisher
+from workers.publish import NullPublisher
 
 
 def test_healthz_answers_ok_without_auth(client):
@@ -23,7 +23,7 @@ def test_readyz_is_200_with_postgres_redis_and_migrations_at_head(client):
 
 def test_readyz_is_503_with_retry_after_when_redis_is_unreachable(settings):
     app = create_app(
-        settings.with_overrides(redis_url="redis://127.0.0.1:1/0"), publisher=Publisher()
+        settings.with_overrides(redis_url="redis://127.0.0.1:1/0"), publisher=NullPublisher()
     )
     try:
         resp = app.test_client().get("/readyz")
@@ -40,7 +40,7 @@ def test_readyz_is_503_with_retry_after_when_redis_is_unreachable(settings):
 def test_readyz_is_503_when_postgres_is_unreachable(settings):
     app = create_app(
         settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/nowhere"),
-        publisher=Publisher(),
+        publisher=NullPublisher(),
     )
     try:
         resp = app.test_client().get("/readyz")

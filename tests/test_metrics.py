@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import make_tenant
+from workers.publish import NullPublisher
 
 REFRESH = "/api/v1/reviews/refresh"
 
@@ -219,9 +220,8 @@ def test_multiprocess_mode_aggregates_every_process(tmp_path):
 
 def test_metrics_can_be_turned_off(settings):
     from api.app import create_app
-    from freshet.runtime import Publisher
 
-    app = create_app(settings.with_overrides(metrics_enabled=False), publisher=Publisher())
+    app = create_app(settings.with_overrides(metrics_enabled=False), publisher=NullPublisher())
     try:
         resp = app.test_client().get("/metrics")
     finally:

@@ -10,8 +10,9 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from freshet import product_ids, product_store
 from freshet.errors import BadRequest
+from freshet.products import ids as product_ids
+from freshet.products import store as product_store
 from sources.record import Dimensions, Offer, ProductRecord, TopReview
 from tests.factories import make_catalog, make_tenant
 
@@ -378,7 +379,7 @@ def test_throttle_counts_every_product_call(client, engine, settings):
 
 
 def test_stale_ttl_and_max_age_decide_between_cache_and_fetch(engine, settings):
-    from freshet.product_view import LookupOptions, needs_fetch
+    from freshet.products.view import LookupOptions, needs_fetch
 
     pid = store(engine, settings)
     with engine.begin() as conn:
@@ -439,12 +440,12 @@ def test_observations_are_unique_per_job(engine, settings):
 
 
 def test_catalog_url_resolves_to_the_granted_catalog(engine, settings, simulator):
-    from freshet.tenants import Principal
+    from freshet.accounts.tenants import Principal
 
     make_catalog(engine, "demo-shop", "shopify", [simulator.host + "/shops/demo"])
     t = make_tenant(engine, catalogs=["demo-shop"])
     with engine.connect() as conn:
-        from freshet import tenants
+        from freshet.accounts import tenants
 
         principal = tenants.authenticate(conn, t.key)
         assert isinstance(principal, Principal)

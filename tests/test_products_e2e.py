@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from freshet.product_ids import walmart_target
+from freshet.products.ids import walmart_target
 from sources import walmart
 from sources.http import HttpClient
 from tests.factories import make_tenant

@@ -9,8 +9,12 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from freshet import jobs, product_flight, products, usage
-from freshet.sweeper import sweep
+from freshet import products
+from freshet.accounts import ledger as usage
+from freshet.jobs import lifecycle as jobs
+from freshet.jobs.sweeper import sweep
+from freshet.products import flight as product_flight
+from freshet.wiring import job_kinds
 from tests.factories import make_catalog, make_tenant
 
 
@@ -37,9 +41,9 @@ def new_job(engine, tenant, *, status="queued", leader=None, cost=1, result=None
         )
         jobs.insert(
             conn,
+            job_kinds()["product"],
             id=job_id,
             org_id=tenant.org_id,
-            kind="product",
             max_attempts=3,
             status=status,
             leader_job_id=leader,
@@ -150,7 +154,8 @@ def test_a_waiting_follower_heals_itself(engine, rt, published):
 def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(
     engine, rt, simulator, settings
 ):
-    from freshet import product_ids, product_store
+    from freshet.products import ids as product_ids
+    from freshet.products import store as product_store
     from sources.record import ProductRecord
 
     target = product_ids.walmart_target(settings, "808080")

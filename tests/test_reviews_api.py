@@ -98,7 +98,7 @@ def test_bad_or_missing_key_is_401(client, engine, auth):
 
 
 def test_revoked_key_is_401(client, engine):
-    from freshet import tenants
+    from freshet.accounts import tenants
 
     t = make_tenant(engine)
     with engine.begin() as conn:

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import text
 
-from freshet import jobs as jobs_mod
-from freshet import tenants
-from freshet.execution import run_job
-from freshet.runtime import build_runtime
+from freshet.accounts import tenants
+from freshet.jobs import lifecycle as jobs_mod
+from freshet.jobs.runner import run_job
+from freshet.wiring import build_runtime
 from sources.http import HttpClient
 from sources.record import BlockedAddressError
 from tests.factories import make_catalog, make_tenant

@@ -18,13 +18,15 @@ from celery.signals import (
 )
 from kombu import Exchange, Queue
 
-from freshet.runtime import Runtime, build_runtime
+from freshet.logs import configure_logging
+from freshet.runtime import Runtime
 from freshet.settings import Settings, load_settings
+from freshet.wiring import build_runtime, job_kinds
 from workers import logs as worker_logs  # issue #5: the job's ids on every task log line
 from workers import metrics as _metrics  # noqa: F401  (issue #5: connects the task signals)
 from workers.publish import CeleryPublisher
+from workers.queues import QUEUES
 
-QUEUES = ("interactive", "reviews", "batch", "default")
 TASK_MODULES = ("tasks.reviews", "tasks.products", "tasks.batch", "tasks.maintenance")
 
 
@@ -118,11 +120,12 @@ _app: Celery | None = None
 def app_from_environment(factory: Any = None) -> Celery:
     """The app the `celery -A` command line runs: settings from the environment, Freshet's
     logging, and `factory` (default create_celery) to build it."""
-    from freshet.logs import configure_logging
-
     settings = load_settings()
     configure_logging(settings)
     app = (factory or create_celery)(settings)
+    # Every job kind's task must be registered, or the worker refuses to start, by name.
+    app.loader.import_default_modules()
+    job_kinds().check_tasks(app.tasks.keys())
     # issue #5: with a receiver connected, Celery leaves logging to Freshet, so its
     # own lines (received, succeeded) are JSON too.
     setup_logging.connect(worker_logs.keep_freshet_logging(settings), weak=False)

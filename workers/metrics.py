@@ -4,16 +4,20 @@ queue depths read at scrape time, and the optional metrics HTTP server of a work
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import redis
 from celery.signals import task_failure, task_postrun, task_prerun, task_retry, worker_init
 from prometheus_client import start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
 from freshet import metrics
+from freshet.settings import SettingsError
+from workers.queues import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +118,6 @@ def broker_key_prefix(app: Any) -> str:
 
 def worker_metrics_port(environ: dict[str, str] | None = None) -> int:
     """FRESHET_WORKER_METRICS_PORT (0, the default, is off)."""
-    import os
-
-    from freshet.settings import SettingsError
-
     raw = (os.environ if environ is None else environ).get("FRESHET_WORKER_METRICS_PORT", "0")
     try:
         port = int(raw or 0)
@@ -146,10 +146,6 @@ def _start_server(sender: Any = None, **_: Any) -> None:
     metrics.prepare_multiprocess_dir()
     extra = []
     if app is not None and str(app.conf.broker_url or "").startswith(("redis", "unix")):
-        import redis
-
-        from workers.celery_app import QUEUES
-
         client = redis.Redis.from_url(
             app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2
         )

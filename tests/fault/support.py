@@ -120,7 +120,7 @@ def stored_reviews(engine: Engine, asin: str) -> tuple[int, int]:
 
 def sweep_until(rt, done: Callable[[], Any], timeout: float, what: str) -> list[dict]:
     """Run the sweeper every 0.2 s (as beat would, faster) until `done()`; the passes' counts."""
-    from freshet.sweeper import sweep
+    from freshet.jobs.sweeper import sweep
 
     passes: list[dict] = []
 

@@ -9,9 +9,11 @@ import time
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from freshet import jobs, tenants, usage
-from freshet.execution import run_job
-from freshet.sweeper import sweep
+from freshet.accounts import ledger as usage
+from freshet.accounts import tenants
+from freshet.jobs import lifecycle as jobs
+from freshet.jobs.runner import run_job
+from freshet.jobs.sweeper import sweep
 from tests.factories import make_tenant
 from tests.fault.support import (
     job_row,
@@ -75,7 +77,7 @@ def test_redelivered_message_runs_once_and_charges_once(
         m.setattr(rt.publisher, "publish", lambda _d: None)
         job_id = submit(client, t, "B0TWICE001")["jobId"]
     worker = spawn_worker(concurrency=4)
-    dispatch = jobs.Dispatch(job_id, "reviews")
+    dispatch = rt.kinds.dispatch(job_id, "reviews")
     rt.publisher.publish([dispatch, dispatch, dispatch])  # at-least-once, taken literally
     done = wait_done(engine, job_id)
     wait_until(lambda: worker.log().count("succeeded in") >= 3, 10, "all three deliveries")

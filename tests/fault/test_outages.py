@@ -214,7 +214,7 @@ def test_worker_rides_out_a_postgres_outage_mid_job(
     """Postgres goes away while a worker is upstream: the worker does not lose the job, and
     once Postgres is back the job completes, charged once."""
     from api.app import create_app
-    from freshet.sweeper import sweep
+    from freshet.jobs.sweeper import sweep
     from tests.fault.support import asin_with_pages, job_row, ledger_kinds, wait_status
 
     url = own_postgres.create_database("worker")

@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from freshet.sweeper import sweep
+from freshet.jobs.sweeper import sweep
 from tests.factories import make_tenant
 from tests.fault.support import (
     URL,

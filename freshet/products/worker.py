@@ -9,9 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from freshet import jobs, product_flight, product_ids, product_store
-from freshet.product_ids import Target
+from freshet import jobs
+from freshet.products import flight as product_flight
+from freshet.products import ids as product_ids
+from freshet.products import store as product_store
+from freshet.products.ids import Target
 from freshet.runtime import Runtime
+from sources import registry, walmart
 from sources.http import HttpStatusError
 from sources.record import PermanentSourceError, ProductRecord, SourceError
 from store.tables import catalogs, products
@@ -36,29 +40,18 @@ def target_of_job(job: dict[str, Any]) -> Target:
 
 def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
     """One upstream fetch of the target with its source; 404/410 become not_found."""
-    from sources import jsonld, shopify, walmart
-
     try:
         if target.source == "walmart" and target.catalog_id is None:
             return walmart.fetch_product(
                 rt.http, base_url=rt.settings.walmart_base_url, item_id=target.key
             )
-        if target.source == "walmart":
-            resp = rt.http.get(target.url or target.key, allowed_domains=list(target.domains))
-            return walmart.parse_page(resp.text, url=resp.url)
-        if target.source == "shopify":
-            return shopify.fetch_product(
-                rt.http, target.url or target.key, allowed_domains=list(target.domains)
-            )
-        if target.source == "jsonld":
-            return jsonld.fetch_product(
-                rt.http, target.url or target.key, allowed_domains=list(target.domains)
-            )
+        return registry.fetch_product(
+            rt.http, target.source, target.url or target.key, allowed_domains=target.domains
+        )
     except HttpStatusError as exc:
         if exc.status in (404, 410):
             raise UpstreamNotFound(str(exc)) from exc
         raise
-    raise PermanentSourceError(f"no product source named {target.source!r}")
 
 
 class ProductHandler:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from freshet import jobs, usage
+from freshet import accounts
+from freshet.accounts import get_plan
+from freshet.jobs import lifecycle as jobs
 from freshet.runtime import Runtime
-from freshet.tenants import get_plan
 from store.tables import organizations
 
 COPIED = (
     "org_id",
-    "kind",
-    "queue",
     "workflow_id",
     "target_index",
     "catalog_id",
@@ -49,7 +48,7 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
         plan = get_plan(conn, plan_name)
         new_id = jobs.allocate_ids(conn)[0]
         if old["kind"] == "reviews":
-            ok = usage.reserve(
+            ok = accounts.reserve(
                 conn,
                 org_id=old["org_id"],
                 resource="review_jobs",
@@ -58,7 +57,7 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
                 job_id=new_id,
             )
         else:
-            ok = usage.reserve(
+            ok = accounts.reserve(
                 conn,
                 org_id=old["org_id"],
                 resource="tokens",
@@ -70,10 +69,11 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
             return job_id, None, "quota or tokens exhausted"
         jobs.insert(
             conn,
+            rt.kinds[old["kind"]],
             id=new_id,
             max_attempts=rt.settings.max_attempts,
             request_id=old["request_id"],
             **{k: old[k] for k in COPIED},
         )
-    jobs.publish_after_commit(rt, [jobs.Dispatch(new_id, old["kind"], old["request_id"])])
+    jobs.publish_after_commit(rt, [rt.kinds.dispatch(new_id, old["kind"], old["request_id"])])
     return job_id, new_id, "retried"

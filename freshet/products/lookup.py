@@ -14,27 +14,17 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from freshet import (
-    jobs,
-    product_flight,
-    product_ids,
-    product_store,
-    product_worker,
-    signals,
-    usage,
-)
+from freshet import accounts, jobs
+from freshet.accounts import Principal, force_window, submit_window
 from freshet.errors import FreshetError, NotFoundError, PaymentRequired, RateLimited
-from freshet.product_ids import Target
-from freshet.product_view import LookupOptions, answer, needs_fetch
+from freshet.products import flight as product_flight
+from freshet.products import ids as product_ids
+from freshet.products import store as product_store
+from freshet.products.ids import Target
+from freshet.products.view import LookupOptions, answer, needs_fetch
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
-from guards import Admission, RateWindow
-
-# What the rest of the system finds here: the job handler (freshet/execution.py), the
-# sweeper's extra pass (freshet/sweeper.py) and beat's hot-product pass (tasks/products.py).
-HANDLER = product_worker.HANDLER
-refresh_hot = product_worker.refresh_hot
-sweep_followers = product_flight.sweep_followers
+from guards import Admission
+from schemas.jobs import STATUS_WORDS
 
 
 @dataclass
@@ -51,16 +41,8 @@ class Outcome:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def submit_window(principal: Principal) -> RateWindow:
-    return RateWindow(f"org:{principal.org_id}:submit", principal.plan.requests_per_minute)
-
-
-def force_window(principal: Principal) -> RateWindow:
-    return RateWindow(f"org:{principal.org_id}:force", principal.plan.force_refresh_per_minute)
-
-
 def tokens_left(conn: Connection, principal: Principal) -> int:
-    return max(principal.plan.monthly_tokens - usage.used(conn, principal.org_id)["tokens"], 0)
+    return max(principal.plan.monthly_tokens - accounts.used(conn, principal.org_id)["tokens"], 0)
 
 
 # the request's side -----------------------------------------------------------------------
@@ -121,7 +103,7 @@ def _from_cache(
 ) -> Outcome:
     cost = opts.cost
     with rt.engine.begin() as conn:
-        used_after = usage.charge_now(
+        used_after = accounts.charge_now(
             conn,
             org_id=principal.org_id,
             amount=cost,
@@ -161,7 +143,7 @@ def _submit(
     cost = opts.cost
     with rt.engine.begin() as conn:
         job_id = jobs.allocate_ids(conn)[0]
-        if not usage.reserve(
+        if not accounts.reserve(
             conn,
             org_id=principal.org_id,
             resource="tokens",
@@ -174,9 +156,9 @@ def _submit(
             raise _payment_required(cost, meter.tokens_remaining)  # rolls the job id back
         jobs.insert(
             conn,
+            rt.kinds["product"],
             id=job_id,
             org_id=principal.org_id,
-            kind="product",
             max_attempts=rt.settings.max_attempts,
             request_id=request_id,
             product_id=row.id if row is not None else None,
@@ -187,7 +169,7 @@ def _submit(
         )
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
-        jobs.publish_after_commit(rt, [jobs.Dispatch(job_id, "product", request_id)])
+        jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
     else:
         product_flight.attach(rt, job_id, leader)
     return job_id
@@ -206,7 +188,7 @@ def _is_done(rt: Runtime, job_id: int) -> bool:
 def _await(
     rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions, meter: Meter
 ) -> Outcome:
-    signals.wait_for(
+    jobs.wait_for(
         rt.redis,
         rt.prefix,
         job_id,
@@ -237,7 +219,7 @@ def _await(
                 )
     if job["status"] in ("failed", "cancelled", "completed"):
         raise failure_of(job)
-    status = "processing" if job["status"] == "running" else job["status"]
+    status = STATUS_WORDS[job["status"]]
     return Outcome(
         202,
         {

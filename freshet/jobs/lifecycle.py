@@ -9,44 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, func, select, text, update
 
-from freshet import usage
+from freshet import accounts
+from freshet.runtime import Dispatch, JobKind, Runtime
 from store.tables import jobs
-
-if TYPE_CHECKING:
-    from freshet.runtime import Runtime
 
 log = logging.getLogger("freshet.jobs")
 
-# kind -> (Celery task name, queue)
-KINDS: dict[str, tuple[str, str]] = {
-    "reviews": ("freshet.reviews.refresh", "reviews"),
-    "product": ("freshet.products.refresh", "interactive"),
-    "batch_target": ("freshet.batch.refresh_target", "batch"),
-}
 TERMINAL = ("completed", "failed", "cancelled")
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """What the publisher needs to send one job: ids only, never objects or secrets."""
-
-    job_id: int
-    kind: str
-    request_id: str | None = None
-    countdown: float | None = None
-
-    @property
-    def task_name(self) -> str:
-        return KINDS[self.kind][0]
-
-    @property
-    def queue(self) -> str:
-        return KINDS[self.kind][1]
 
 
 def new_request_id() -> str:
@@ -58,9 +31,8 @@ def allocate_ids(conn: Connection, n: int = 1) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def insert(conn: Connection, **values: Any) -> None:
-    values.setdefault("queue", KINDS[values["kind"]][1])
-    conn.execute(jobs.insert().values(**values))
+def insert(conn: Connection, kind: JobKind, **values: Any) -> None:
+    conn.execute(jobs.insert().values(kind=kind.name, queue=kind.queue, **values))
 
 
 def get(conn: Connection, job_id: int, org_id: int | None = None) -> dict[str, Any] | None:
@@ -128,7 +100,7 @@ def finish(
     )
     if res.rowcount != 1:
         return False
-    usage.settle(conn, job_id, charge=status == "completed")
+    accounts.settle(conn, job_id, charge=status == "completed")
     return True
 
 
@@ -148,7 +120,7 @@ def fail_queued(conn: Connection, job_id: int, error: str, error_code: str) -> b
     )
     if res.rowcount != 1:
         return False
-    usage.settle(conn, job_id, charge=False)
+    accounts.settle(conn, job_id, charge=False)
     return True
 
 
@@ -199,7 +171,7 @@ def cancel(
     ).first()
     if row is None:
         return None
-    usage.settle(conn, job_id, charge=False)
+    accounts.settle(conn, job_id, charge=False)
     return dict(row._mapping)
 
 

@@ -9,18 +9,15 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from freshet import jobs as jobs_domain
+from freshet.cli.base import engine, json_option, note, runtime
+from freshet.jobs import cancel_job, retry_jobs, sweep
+from freshet.wiring import job_kinds
 from store.tables import jobs as jobs_table
 from store.tables import organizations
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-KINDS = ("reviews", "product", "batch_target")
-json_option = click.option("--json", "as_json", is_flag=True, help="JSON on stdout (for scripts)")
-
-
-def _cli() -> Any:
-    from freshet import cli  # the command line's shared helpers (engine, runtime, output)
-
-    return cli
+KINDS = job_kinds().names
 
 
 def _line(j: dict[str, Any]) -> str:
@@ -57,7 +54,7 @@ def list_cmd(
         q = q.where(jobs_table.c.kind == kind)
     if org_name:
         q = q.where(organizations.c.name == org_name)
-    with _cli().engine().connect() as conn:
+    with engine().connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -65,16 +62,14 @@ def list_cmd(
         for r in rows:
             click.echo(_line(r))
     else:
-        _cli().note("no jobs match")
+        note("no jobs match")
 
 
 @jobs.command("show", help="Everything Postgres knows about one job.")
 @click.argument("job_id", type=int)
 @json_option
 def show_cmd(job_id: int, as_json: bool) -> None:
-    from freshet import jobs as jobs_domain
-
-    with _cli().engine().connect() as conn:
+    with engine().connect() as conn:
         job = jobs_domain.get(conn, job_id)
     if job is None:
         raise click.ClickException(f"no job {job_id}")
@@ -94,9 +89,7 @@ def show_cmd(job_id: int, as_json: bool) -> None:
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
 @json_option
 def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int, as_json: bool) -> None:
-    from freshet.operations import retry_jobs
-
-    rt = _cli().runtime()
+    rt = runtime()
     ids = list(job_ids)
     if all_failed:
         with rt.engine.connect() as conn:
@@ -133,9 +126,7 @@ def retry_cmd(job_ids: tuple[int, ...], all_failed: bool, limit: int, as_json: b
 @click.argument("job_ids", type=int, nargs=-1, required=True)
 @json_option
 def cancel_cmd(job_ids: tuple[int, ...], as_json: bool) -> None:
-    from freshet.execution import cancel_job
-
-    rt = _cli().runtime()
+    rt = runtime()
     results = [{"job_id": j, "cancelled": cancel_job(rt, j, None) is not None} for j in job_ids]
     if as_json:
         click.echo(json.dumps(results, indent=2))
@@ -146,6 +137,4 @@ def cancel_cmd(job_ids: tuple[int, ...], as_json: bool) -> None:
 
 @jobs.command("sweep", help="Run one sweeper pass now (beat runs it periodically).")
 def sweep_cmd() -> None:
-    from freshet.sweeper import sweep
-
-    click.echo(json.dumps(sweep(_cli().runtime()), default=str))
+    click.echo(json.dumps(sweep(runtime()), default=str))

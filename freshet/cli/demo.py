@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
-from freshet import tenants
+from freshet import accounts
 
 DEMO_ORG = "demo"
 
@@ -22,12 +22,12 @@ def simulator_catalogs(simulator_url: str) -> list[dict[str, Any]]:
 
 
 def seed_demo(conn: Connection, simulator_url: str) -> dict[str, Any]:
-    tenants.create_org(conn, DEMO_ORG, "free", exist_ok=True)
+    accounts.create_org(conn, DEMO_ORG, "free", exist_ok=True)
     cats = simulator_catalogs(simulator_url)
     for c in cats:
-        tenants.create_catalog(conn, c["slug"], c["source"], c["domains"], exist_ok=True)
-        tenants.grant(conn, DEMO_ORG, c["slug"])
-    key, _ = tenants.create_key(conn, DEMO_ORG, live=True, label="demo")
+        accounts.create_catalog(conn, c["slug"], c["source"], c["domains"], exist_ok=True)
+        accounts.grant(conn, DEMO_ORG, c["slug"])
+    key, _ = accounts.create_key(conn, DEMO_ORG, live=True, label="demo")
     return {
         "org": DEMO_ORG,
         "plan": "free",

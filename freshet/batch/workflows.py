@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from freshet import jobs, signals
-from freshet.runtime import Runtime
+from freshet import jobs
+from freshet.batch.pacing import host_of, polite_rate
+from freshet.runtime import Dispatch, Runtime
 from store.tables import workflows
 
 log = logging.getLogger("freshet.workflows")
@@ -109,7 +110,7 @@ def _launch_failed(conn: Connection, workflow_id: Any, error: str, *, count_atte
     )
 
 
-def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[jobs.Dispatch]], Any]) -> str:
+def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[Dispatch]], Any]) -> str:
     """Fan the workflow's queued jobs out with `push` (one pipeline). launched|retry|skipped."""
     with rt.engine.begin() as conn:
         row = conn.execute(
@@ -170,11 +171,9 @@ def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[jobs.Dispatch
     return "launched"
 
 
-def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[jobs.Dispatch]:
+def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[Dispatch]:
     """One message per job, each host's jobs spread at its politeness rate, so most find
     their slot free when they arrive instead of all bouncing off the guard at once."""
-    from freshet.batch import host_of, polite_rate
-
     per_host: dict[str, int] = {}
     out = []
     for t in targets:
@@ -183,7 +182,7 @@ def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[j
         k = per_host[host] = per_host.get(host, -1) + 1
         delay = min(k / rate, MAX_SPREAD_SECONDS) if rate > 0 else 0.0
         out.append(
-            jobs.Dispatch(int(t.id), "batch_target", request_id, countdown=round(delay, 3) or None)
+            rt.kinds.dispatch(int(t.id), "batch_target", request_id, round(delay, 3) or None)
         )
     return out
 
@@ -268,7 +267,7 @@ def cancel(rt: Runtime, workflow_id: uuid.UUID, org_id: int) -> str | None:
                 {"w": workflow_id},
             ).all()
         final = done[0].status if done else wf.status
-    signals.notify(rt.redis, rt.prefix, ids)
+    jobs.notify(rt.redis, rt.prefix, ids)
     _finished(rt, done)
     log.info("workflow cancelled", extra={"workflow_id": str(workflow_id), "jobs": len(ids)})
     return final
@@ -300,7 +299,7 @@ def refund(conn: Connection, job_ids: list[int]) -> None:
 
 
 # the sweeper's pass --------------------------------------------------------------------------
-def sweep(rt: Runtime) -> int:
+def sweep_workflows(rt: Runtime) -> int:
     """Finish workflows whose jobs all ended, re-drive stuck launches, re-send due webhooks."""
     return finish_ended(rt) + redrive_launches(rt) + resend_webhooks(rt)
 

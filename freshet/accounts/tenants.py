@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from store.tables import api_keys, catalogs, grants, organizations, plans
@@ -219,7 +219,6 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
 
 
 def _now_sql():
-    from sqlalchemy import func
 
     return func.now()
 

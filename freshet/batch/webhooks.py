@@ -35,9 +35,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from freshet.execution import backoff
+from freshet.batch.view import webhook_summary
+from freshet.jobs import backoff
 from freshet.runtime import Runtime
-from freshet.workflow_view import webhook_summary
 from sources.record import BlockedAddressError
 
 log = logging.getLogger("freshet.webhooks")

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from freshet.product_ids import Target, product_columns
+from freshet.products.ids import Target, product_columns
 from sources.record import ProductRecord
 from store.tables import price_observations, products
 

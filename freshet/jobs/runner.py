@@ -11,35 +11,15 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from importlib import import_module
-from typing import Any, Protocol
+from typing import Any
 
-from freshet import jobs, metrics, signals
-from freshet.runtime import Runtime
+from freshet import metrics
+from freshet.jobs import lifecycle as jobs
+from freshet.jobs import signals
+from freshet.runtime import Handler, Runtime
 from sources.record import PermanentSourceError, TransientSourceError
 
 log = logging.getLogger("freshet.jobs")
-
-# kind -> module:attribute of its handler, imported when first needed
-_HANDLERS = {
-    "reviews": "freshet.reviews:HANDLER",
-    "product": "freshet.products:HANDLER",
-    "batch_target": "freshet.batch:HANDLER",
-}
-
-
-class Handler(Protocol):
-    kind: str
-
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float: ...
-    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any: ...
-    def store(self, conn: Any, rt: Runtime, job: dict[str, Any], output: Any) -> dict: ...
-    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None: ...
-
-
-def handler_for(kind: str) -> Handler:
-    module, attr = _HANDLERS[kind].split(":")
-    return getattr(import_module(module), attr)
 
 
 class RetryLater(Exception):
@@ -92,7 +72,7 @@ def keep_lease(rt: Runtime, job_id: int, attempt: int) -> Iterator[None]:
 
 def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     """Returns what happened: completed, failed, retry, skipped, stale, throttled."""
-    handler = handler_for(kind)
+    handler = rt.kinds[kind].handler
     pre = None
     with rt.engine.connect() as conn:
         pre = jobs.get(conn, job_id)
@@ -163,6 +143,6 @@ def cancel_job(rt: Runtime, job_id: int, org_id: int | None) -> dict[str, Any] |
     with rt.engine.begin() as conn:
         job = jobs.cancel(conn, job_id, org_id)
     if job is not None:
-        handler_for(job["kind"]).after(rt, job, "cancelled")
+        rt.kinds[job["kind"]].handler.after(rt, job, "cancelled")
         signals.notify(rt.redis, rt.prefix, [job_id])
     return job

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, false, func, or_, select
 
-from freshet import tenants
+from freshet import accounts
+from freshet.accounts import Principal
 from freshet.errors import BadRequest, NotFoundError
 from freshet.settings import Settings
-from freshet.tenants import Principal
 from sources.urls import domain_of, is_http_url, normalize_url, url_matches_domain
 from store.tables import catalogs, products
 
@@ -209,7 +209,7 @@ def resolve(
         return row, walmart_target(settings, str(item_id))
 
     # Item ids need no grant; everything else is looked up among the granted catalogs.
-    granted = tenants.granted_catalogs(conn, principal.org_id, principal.plan)
+    granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
     granted_ids = {int(c["id"]) for c in granted}
     if ident.kind == "url":
         return _resolve_url(conn, cols, granted, ident.value)

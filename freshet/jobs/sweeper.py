@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from importlib import import_module
 
 from sqlalchemy import text
 
-from freshet import jobs, usage
-from freshet.execution import handler_for
+from freshet import accounts
+from freshet.jobs import lifecycle as jobs
 from freshet.runtime import Runtime
 
 log = logging.getLogger("freshet.sweeper")
-
-# Further passes other parts of the domain contribute, as "module:function(rt) -> int".
-EXTRA_PASSES: tuple[str, ...] = (
-    "freshet.products:sweep_followers",
-    "freshet.batch:sweep_workflows",
-)
 
 
 def sweep(rt: Runtime, *, batch: int = 500) -> dict[str, int]:
@@ -34,12 +27,8 @@ def sweep(rt: Runtime, *, batch: int = 500) -> dict[str, int]:
         "slots_synced": sync_slots(rt),
         "cooldowns_restored": restore_cooldowns(rt),
     }
-    for entry in EXTRA_PASSES:
-        module, fn = entry.split(":")
-        try:
-            out[fn] = getattr(import_module(module), fn)(rt)
-        except (ImportError, AttributeError):
-            continue
+    for name, sweeper_pass in rt.kinds.sweeper_passes():
+        out[name] = sweeper_pass(rt)
     if any(out.values()):
         log.info("sweep", extra={"counts": out})
     return out
@@ -75,7 +64,7 @@ def recover_expired_leases(rt: Runtime, batch: int) -> int:
                     {"id": r.id},
                 )
     for job in failed:
-        handler_for(job["kind"]).after(rt, job, "failed")
+        rt.kinds[job["kind"]].handler.after(rt, job, "failed")
     return len(rows)
 
 
@@ -108,17 +97,17 @@ def redispatch(rt: Runtime, batch: int) -> int:
         ).all()
         if not rows:
             return 0
-        rt.publisher.publish([jobs.Dispatch(r.id, r.kind, r.request_id) for r in rows])
+        rt.publisher.publish([rt.kinds.dispatch(r.id, r.kind, r.request_id) for r in rows])
         jobs.mark_dispatched(conn, [r.id for r in rows])
     return len(rows)
 
 
 def settle_ended(rt: Runtime, batch: int) -> int:
     with rt.engine.begin() as conn:
-        ids = usage.unsettled_job_ids(conn, batch)
+        ids = accounts.unsettled_job_ids(conn, batch)
         for job_id in ids:
             status = jobs.status_of(conn, job_id)
-            usage.settle(conn, job_id, charge=status == "completed")
+            accounts.settle(conn, job_id, charge=status == "completed")
     return len(ids)
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from freshet import usage
+from freshet.accounts import ledger as usage
+from freshet.accounts.limits import force_window, submit_window
+from freshet.accounts.tenants import Principal
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
-from guards import RateWindow
 from store.tables import jobs
 
 
@@ -26,10 +26,8 @@ def report(rt: Runtime, principal: Principal) -> dict[str, Any]:
         )
     g = rt.guards
     windows = {
-        "requestsPerMinute": RateWindow(f"org:{principal.org_id}:submit", plan.requests_per_minute),
-        "forceRefreshesPerMinute": RateWindow(
-            f"org:{principal.org_id}:force", plan.force_refresh_per_minute
-        ),
+        "requestsPerMinute": submit_window(principal),
+        "forceRefreshesPerMinute": force_window(principal),
     }
     limits: dict[str, Any] = {}
     for name, window in windows.items():

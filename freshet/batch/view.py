@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from freshet.errors import BadRequest
+from freshet.pagination import decode_cursor, encode_cursor
+from schemas.jobs import STATUS_WORDS
 
-# job statuses as the job resource names them
-API_STATUS = {
-    "queued": "queued",
-    "running": "processing",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
 MAX_FAILURES_IN_SUMMARY = 100
 
 
@@ -28,25 +20,6 @@ def parse_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-def encode_cursor(target_index: int) -> str:
-    return base64.urlsafe_b64encode(f"t:{target_index}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "t":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            "cursor is not one this API gave out; start without it.",
-            title="Invalid cursor",
-            code="invalid_cursor",
-        ) from exc
-
-
 def load(conn: Connection, workflow_id: uuid.UUID, org_id: int | None) -> Any | None:
     q = "SELECT * FROM workflows WHERE id = :w"
     if org_id is not None:
@@ -55,12 +28,12 @@ def load(conn: Connection, workflow_id: uuid.UUID, org_id: int | None) -> Any | 
 
 
 def counts(conn: Connection, workflow_id: uuid.UUID) -> dict[str, int]:
-    out = dict.fromkeys(API_STATUS.values(), 0)
+    out = dict.fromkeys(STATUS_WORDS.values(), 0)
     for status, n in conn.execute(
         text("SELECT status, count(*) FROM jobs WHERE workflow_id = :w GROUP BY status"),
         {"w": workflow_id},
     ):
-        out[API_STATUS[status]] += n
+        out[STATUS_WORDS[status]] += n
     out["total"] = sum(out.values())
     return out
 
@@ -80,7 +53,7 @@ def target_json(r: Any) -> dict[str, Any]:
         "jobId": r.id,
         "catalog": r.slug,
         "url": r.url,
-        "status": API_STATUS[r.status],
+        "status": STATUS_WORDS[r.status],
         "productId": str(r.product_id) if r.product_id else None,
         "error": r.error if r.status != "completed" else None,
         "errorCode": r.error_code if r.status != "completed" else None,
@@ -101,7 +74,7 @@ def view(
     wf = load(conn, workflow_id, org_id)
     if wf is None:
         return None
-    after = decode_cursor(cursor) if cursor else -1
+    after = decode_cursor("t", cursor) if cursor else -1
     rows = conn.execute(_PAGE, {"w": workflow_id, "after": after, "n": limit + 1}).all()
     page, more = rows[:limit], len(rows) > limit
     return {
@@ -123,7 +96,7 @@ def view(
             "error": wf.webhook_error,
         },
         "targets": [target_json(r) for r in page],
-        "nextCursor": encode_cursor(page[-1].target_index) if more else None,
+        "nextCursor": encode_cursor("t", page[-1].target_index) if more else None,
     }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text, update
 
-from freshet import jobs, signals, usage
+from freshet import accounts, jobs
 from freshet.runtime import Runtime
 from store.tables import jobs as jobs_t
 
@@ -36,7 +36,9 @@ SHARE_FINISHED_SECONDS = 10
 def _publish(rt: Runtime, rows: list[Any]) -> None:
 
     if rows:
-        jobs.publish_after_commit(rt, [jobs.Dispatch(r.id, "product", r.request_id) for r in rows])
+        jobs.publish_after_commit(
+            rt, [rt.kinds.dispatch(r.id, "product", r.request_id) for r in rows]
+        )
 
 
 def _complete(
@@ -65,7 +67,7 @@ def _complete(
         .all()
     )
     for job_id in rows:
-        usage.settle(conn, job_id, charge=True)
+        accounts.settle(conn, job_id, charge=True)
     return list(rows)
 
 
@@ -90,7 +92,7 @@ def _fail(
         .all()
     )
     for job_id in rows:
-        usage.settle(conn, job_id, charge=False)
+        accounts.settle(conn, job_id, charge=False)
     return list(rows)
 
 
@@ -144,7 +146,7 @@ def attach(rt: Runtime, job_id: int, leader_id: int) -> None:
                 select(jobs_t.c.id, jobs_t.c.request_id).where(me, jobs_t.c.status == "queued")
             ).all()
     _publish(rt, detached)
-    signals.notify(rt.redis, rt.prefix, done)
+    jobs.notify(rt.redis, rt.prefix, done)
 
 
 def settle_completed(
@@ -172,7 +174,7 @@ def settle_ended(rt: Runtime, leader_id: int) -> list[int]:
             ids = []
         everyone = conn.execute(select(jobs_t.c.id).where(followers)).scalars().all()
     _publish(rt, detached)
-    signals.notify(rt.redis, rt.prefix, list(everyone))
+    jobs.notify(rt.redis, rt.prefix, list(everyone))
     return ids + [r.id for r in detached]
 
 

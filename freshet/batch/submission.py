@@ -21,34 +21,22 @@ import json
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, text
 
-from freshet import batch_targets, jobs, tenants, usage, workflows
+from freshet import accounts, jobs
+from freshet.accounts import Principal, submit_window
+from freshet.batch import targets as batch_targets
+from freshet.batch import workflows
 from freshet.errors import Forbidden, PaymentRequired, RateLimited, Unprocessable
-from freshet.product_ids import Target
-from freshet.product_store import store_record
-from freshet.reviews import submit_window
 from freshet.runtime import Runtime
-from freshet.tenants import Principal
 from guards import Admission
 from schemas.batch import BatchRequest
-from sources import jsonld, shopify, walmart
-from sources.record import BlockedAddressError, PermanentSourceError, SourceError
-from sources.urls import is_http_url, normalize_url, url_matches_domain
-from store.tables import jobs as jobs_table
+from sources.record import BlockedAddressError, SourceError
+from sources.urls import is_http_url
 from store.tables import products
 
 log = logging.getLogger("freshet.batch")
-
-# The politeness guard spaces admissions; arrival at the upstream jitters by a few ms after
-# that (claim transaction, thread scheduling; tens of ms on a loaded host), so spacing exactly
-# at the rate could let an upstream's 1-second window see one request too many. 20% headroom
-# keeps it under even when arrivals bunch by up to a fifth of the spacing.
-POLITENESS_HEADROOM = 0.8
-
-sweep_workflows = workflows.sweep  # the sweeper's extra pass: "freshet.batch:sweep_workflows"
 
 
 # whole-request errors, each with Octogen's `detail` -----------------------------------------
@@ -141,7 +129,7 @@ def submit(
     if req.callback_url:
         check_callback(rt, req.callback_url)
     with rt.engine.connect() as conn:
-        granted = tenants.granted_catalogs(conn, principal.org_id, principal.plan)
+        granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
         missing = sorted(batch_targets.named_catalogs(req.targets) - {c["slug"] for c in granted})
         if missing:
             raise _not_granted(missing)
@@ -218,10 +206,10 @@ def _write(
 ) -> None:
     n, cost = len(res.accepted), rt.settings.batch_target_tokens
     ids = jobs.allocate_ids(conn, n)
-    period = usage.current_period()
+    period = accounts.current_period()
     # A batch takes the month's tokens in one conditional UPDATE and writes its per-job
     # reserve rows below, in bulk.
-    if cost and not usage.take_bulk(
+    if cost and not accounts.take_bulk(
         conn,
         org_id=principal.org_id,
         resource="tokens",
@@ -229,7 +217,7 @@ def _write(
         limit=principal.plan.monthly_tokens,
         period=period,
     ):
-        left = principal.plan.monthly_tokens - usage.used(conn, principal.org_id)["tokens"]
+        left = principal.plan.monthly_tokens - accounts.used(conn, principal.org_id)["tokens"]
         raise PaymentRequired(
             f"This batch needs {n * cost} tokens and {max(left, 0)} are left this month; send "
             "fewer targets or wait for the monthly reset.",
@@ -264,7 +252,7 @@ def _write(
         _INSERT_JOBS,
         {
             "org": principal.org_id,
-            "queue": jobs.KINDS["batch_target"][1],
+            "queue": rt.kinds["batch_target"].queue,
             "max_attempts": rt.settings.max_attempts,
             "rid": request_id,
             "wid": workflow_id,
@@ -276,7 +264,6 @@ def _write(
     )
 
 
-# the worker's side ---------------------------------------------------------------------------
 def catalog_params(catalog: dict[str, Any]) -> dict[str, Any]:
     return {
         "catalog": catalog["slug"],
@@ -284,85 +271,3 @@ def catalog_params(catalog: dict[str, Any]) -> dict[str, Any]:
         "domains": list(catalog["domains"]),
         "politeness_per_second": catalog["politeness_per_second"],
     }
-
-
-def polite_rate(rt: Runtime, catalog_rate: float | None) -> float:
-    """Requests per second the catalog's host may get (0: unlimited), headroom applied."""
-    rate = rt.settings.politeness_per_second if catalog_rate is None else catalog_rate
-    return max(rate, 0.0) * POLITENESS_HEADROOM
-
-
-def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    return f"{(parts.hostname or '').lower()}:{port}"
-
-
-def fetch_record(rt: Runtime, params: dict[str, Any], url: str) -> Any:
-    source, domains = params["source"], list(params["domains"])
-    if source == "shopify":
-        return shopify.fetch_product(rt.http, url, allowed_domains=domains)
-    if source == "jsonld":
-        return jsonld.fetch_product(rt.http, url, allowed_domains=domains)
-    if source == "walmart":
-        base = next((d for d in domains if url_matches_domain(url, d)), None)
-        if base is None:
-            raise PermanentSourceError(f"{url} is outside catalog {params['catalog']}")
-        scheme = urlsplit(url).scheme.lower()
-        return walmart.fetch_product(rt.http, base_url=f"{scheme}://{base}", url=url)
-    raise PermanentSourceError(
-        f"catalog {params['catalog']} has source {source!r}, which cannot refresh products"
-    )
-
-
-class BatchTargetHandler:
-    kind = "batch_target"
-
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
-        rate = polite_rate(rt, job["params"].get("politeness_per_second"))
-        if rate <= 0:
-            return 0.0
-        return rt.guards.polite_wait(host_of(job["url"]), rate)
-
-    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
-        return fetch_record(rt, job["params"], job["url"])
-
-    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
-        params = job["params"]
-        # The products module's identity: a Walmart item by its id, any other page by its URL.
-        key = (
-            record.item_id
-            if params["source"] == "walmart" and record.item_id
-            else normalize_url(job["url"])
-        )
-        target = Target(
-            params["source"],
-            key,
-            url=job["url"],
-            catalog_id=job["catalog_id"],
-            domains=tuple(params["domains"]),
-        )
-        product_id = store_record(conn, target, record, job["id"])
-        conn.execute(
-            update(jobs_table)
-            .where(
-                jobs_table.c.id == job["id"],
-                jobs_table.c.attempt == job["attempt"],
-                jobs_table.c.status == "running",
-            )
-            .values(product_id=product_id)
-        )
-        return {
-            "productId": str(product_id),
-            "productTitle": record.title,
-            "price": record.current_price,
-            "currency": record.currency,
-            "inStock": record.in_stock,
-        }
-
-    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
-        if job.get("workflow_id"):
-            workflows.job_ended(rt, job["workflow_id"])
-
-
-HANDLER = BatchTargetHandler()

@@ -1,0 +1,22 @@
+"""Batch refresh (Octogen's contract): accepting up to 500 targets as one workflow, resolving
+targets against granted catalogs, the fan-out paced per host, the workflow resource, the
+signed webhook when it ends, and the worker's side of one target."""
+
+from freshet.batch.submission import check_callback, invalid, submit
+from freshet.batch.view import parse_id, view
+from freshet.batch.webhooks import deliver
+from freshet.batch.worker import HANDLER
+from freshet.batch.workflows import cancel, launch, sweep_workflows
+
+__all__ = [
+    "HANDLER",
+    "cancel",
+    "check_callback",
+    "deliver",
+    "invalid",
+    "launch",
+    "parse_id",
+    "submit",
+    "sweep_workflows",
+    "view",
+]

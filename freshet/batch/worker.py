@@ -1,0 +1,72 @@
+"""The worker's side of one batch target: polite to its host, fetched with its catalog's
+source, stored as the product the products package keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, update
+
+from freshet.batch import workflows
+from freshet.batch.pacing import host_of, polite_rate
+from freshet.products import Target, store_record
+from freshet.runtime import Runtime
+from sources import registry
+from sources.urls import normalize_url
+from store.tables import jobs as jobs_table
+
+
+class BatchTargetHandler:
+    kind = "batch_target"
+
+    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
+        rate = polite_rate(rt, job["params"].get("politeness_per_second"))
+        if rate <= 0:
+            return 0.0
+        return rt.guards.polite_wait(host_of(job["url"]), rate)
+
+    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
+        params = job["params"]
+        return registry.fetch_product(
+            rt.http, params["source"], job["url"], allowed_domains=list(params["domains"])
+        )
+
+    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
+        params = job["params"]
+        # The products module's identity: a Walmart item by its id, any other page by its URL.
+        key = (
+            record.item_id
+            if params["source"] == "walmart" and record.item_id
+            else normalize_url(job["url"])
+        )
+        target = Target(
+            params["source"],
+            key,
+            url=job["url"],
+            catalog_id=job["catalog_id"],
+            domains=tuple(params["domains"]),
+        )
+        product_id = store_record(conn, target, record, job["id"])
+        conn.execute(
+            update(jobs_table)
+            .where(
+                jobs_table.c.id == job["id"],
+                jobs_table.c.attempt == job["attempt"],
+                jobs_table.c.status == "running",
+            )
+            .values(product_id=product_id)
+        )
+        return {
+            "productId": str(product_id),
+            "productTitle": record.title,
+            "price": record.current_price,
+            "currency": record.currency,
+            "inStock": record.in_stock,
+        }
+
+    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
+        if job.get("workflow_id"):
+            workflows.job_ended(rt, job["workflow_id"])
+
+
+HANDLER = BatchTargetHandler()

@@ -1,0 +1,23 @@
+"""Products: ids and how they resolve, the cached lookup and force refresh with exact token
+accounting, the stored product and its price history, single flight, the worker's side and
+beat's hot-product pass."""
+
+from freshet.products.flight import sweep_followers
+from freshet.products.ids import Target
+from freshet.products.lookup import Meter, Outcome, lookup, tokens_left
+from freshet.products.store import store_record
+from freshet.products.view import LookupOptions
+from freshet.products.worker import HANDLER, refresh_hot
+
+__all__ = [
+    "HANDLER",
+    "LookupOptions",
+    "Meter",
+    "Outcome",
+    "Target",
+    "lookup",
+    "refresh_hot",
+    "store_record",
+    "sweep_followers",
+    "tokens_left",
+]

@@ -1,0 +1,112 @@
+"""The worker's side of a review refresh: the marketplace's pages fetched politely, every
+review upserted once, the product's summary kept beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, func
+from sqlalchemy.dialects.postgresql import insert
+
+from freshet.runtime import Runtime
+from sources import amazon_reviews
+from store.tables import review_products, reviews
+
+
+class ReviewHandler:
+    kind = "reviews"
+
+    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
+        return rt.guards.polite_wait(
+            f"amazon:{job['marketplace']}", rt.settings.politeness_per_second
+        )
+
+    def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
+        return amazon_reviews.fetch_reviews(
+            rt.http,
+            job["asin"],
+            job["marketplace"],
+            base_url=rt.settings.amazon_base_url,
+            max_pages=rt.settings.review_max_pages,
+        )
+
+    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any) -> dict:
+        return store_pages(conn, job["asin"], job["marketplace"], pages)
+
+    def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
+        g = rt.guards
+        cd_key = None
+        if status != "completed":  # a failed or cancelled job gives the cooldown back
+            cd_key = g.cooldown_key(job["org_id"], job["asin"], job["marketplace"])
+        g.release(job["id"], cooldown_key=cd_key, slot_key=g.slot_key(job["org_id"]))
+
+
+HANDLER = ReviewHandler()
+
+
+def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict:
+    first = pages[0] if pages else None
+    title = next((p.product_title for p in pages if p.product_title), None)
+    image = next((p.image_url for p in pages if p.image_url), None)
+    rows = {}
+    scraped_at = dt.datetime.now(dt.UTC)  # one value, so the insert compiles once
+    for page in pages:
+        for r in page.reviews:
+            rows.setdefault(
+                r.amazon_review_id,
+                dict(
+                    asin=asin,
+                    marketplace=marketplace,
+                    amazon_review_id=r.amazon_review_id,
+                    title=r.title,
+                    content=r.content,
+                    rating=r.rating,
+                    author=r.author,
+                    review_date=r.date,
+                    country=r.country,
+                    verified_purchase=bool(r.verified_purchase),
+                    helpful_votes=int(r.helpful_votes or 0),
+                    is_top_review=bool(r.is_top_review),
+                    scraped_at=scraped_at,
+                ),
+            )
+    if rows:
+        stmt = insert(reviews).values(list(rows.values()))
+        stmt = stmt.on_conflict_do_update(
+            constraint="uq_reviews_identity",
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "title",
+                    "content",
+                    "rating",
+                    "author",
+                    "review_date",
+                    "country",
+                    "verified_purchase",
+                    "helpful_votes",
+                    "is_top_review",
+                    "scraped_at",
+                )
+            },
+        )
+        conn.execute(stmt)
+    values = dict(
+        asin=asin,
+        marketplace=marketplace,
+        title=title,
+        image_url=image,
+        total_reviews=first.total_reviews if first else 0,
+        average_rating=first.average_rating if first else None,
+        histogram=(first.histogram if first else {}) or {},
+        last_scraped=func.now(),
+    )
+    stmt = insert(review_products).values(**values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["asin", "marketplace"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("asin", "marketplace")},
+        )
+    )
+    return {"reviewsFound": len(rows), "productTitle": title}

@@ -1,0 +1,46 @@
+"""How the domain is put together: every job kind with its handler, task, queue and sweeper
+passes, and the runtime a process builds from its settings. Only composition roots (the API
+app factory, the Celery worker, the CLI) call this."""
+
+from __future__ import annotations
+
+import redis as redis_lib
+
+from freshet import batch, products, reviews
+from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
+from freshet.settings import Settings
+from store.db import make_engine
+
+
+def job_kinds() -> JobKinds:
+    return JobKinds(
+        [
+            JobKind("reviews", reviews.HANDLER, "freshet.reviews.refresh", "reviews"),
+            JobKind(
+                "product",
+                products.HANDLER,
+                "freshet.products.refresh",
+                "interactive",
+                sweeper_passes=(products.sweep_followers,),
+            ),
+            JobKind(
+                "batch_target",
+                batch.HANDLER,
+                "freshet.batch.refresh_target",
+                "batch",
+                sweeper_passes=(batch.sweep_workflows,),
+            ),
+        ]
+    )
+
+
+def build_runtime(settings: Settings, publisher: Publisher, *, pool_size: int = 5) -> Runtime:
+    return Runtime(
+        settings=settings,
+        engine=make_engine(settings.database_url, pool_size=pool_size),
+        redis=redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+        ),
+        publisher=publisher,
+        kinds=job_kinds(),
+    )

@@ -1,0 +1,3 @@
+"""The queues every worker and publisher agree on, most urgent first."""
+
+QUEUES = ("interactive", "reviews", "batch", "default")
