@@ -42,7 +42,17 @@ def with_detail(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except FreshetError as err:
-            if "detail" not in err.extra:
+            if err.status in (400, 422) and "detail" not in err.extra:
+                # A request this endpoint cannot take (a reused or malformed Idempotency-Key)
+                # is Octogen's 422 with a list of problems; its 400 is the batch body only.
+                err.status = 422
+                err.extra = {
+                    **err.extra,
+                    "detail": [
+                        {"loc": ["header", "Idempotency-Key"], "msg": err.message, "type": err.code}
+                    ],
+                }
+            elif "detail" not in err.extra:
                 err.extra = {**err.extra, "detail": _VENDOR_DETAIL.get(err.status, err.code)}
             raise
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from schemas.common import ErrorSchema
+
 MAX_TARGETS = 500
 TARGET_KEYS = ("url", "uuid", "catalog")
 REQUEST_KEYS = ("targets", "callbackUrl")
@@ -212,20 +214,14 @@ class ValidationProblem(Schema):
     ctx = fields.Dict()
 
 
-class BatchValidationError(Schema):
+class BatchValidationError(ErrorSchema):
     detail = fields.List(fields.Nested(ValidationProblem), required=True)
-    error = fields.String(required=True)
-    code = fields.String(required=True)
-    message = fields.String(required=True)
 
 
-class BatchError(Schema):
+class BatchError(ErrorSchema):
     detail = fields.String(
         required=True,
         metadata={
             "description": "catalog_not_granted | rate_limit_exceeded | product_refresh_unavailable"
         },
     )
-    error = fields.String(required=True)
-    code = fields.String(required=True)
-    message = fields.String(required=True)

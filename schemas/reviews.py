@@ -2,6 +2,8 @@
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from schemas.common import ErrorSchema
+
 
 class ReviewRefreshRequest(Schema):
     class Meta:
@@ -19,10 +21,7 @@ class ReviewRefreshAccepted(Schema):
     estimatedCompletionSeconds = fields.Integer(required=True)
 
 
-class CooldownError(Schema):
-    error = fields.String(required=True)
-    code = fields.String(required=True)
-    message = fields.String(required=True)
+class CooldownError(ErrorSchema):
     jobId = fields.Integer(metadata={"description": "Your job that holds the cooldown"})
 
 

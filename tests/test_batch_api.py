@@ -433,6 +433,7 @@ def test_an_idempotent_replay_answers_the_first_response_and_writes_once(
     assert count(engine, "SELECT count(*) FROM jobs") == 1
     other = post(client, tenant, {"targets": body["targets"][:1]}, **{"Idempotency-Key": "batch-1"})
     assert other.status_code == 422
+    assert other.get_json()["detail"][0]["type"] == "idempotency_key_reused"
 
 
 # bulk writes and the one publish -------------------------------------------------------------

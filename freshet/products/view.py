@@ -3,10 +3,16 @@ answer in the vendor's exact snake_case shape."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from freshet.settings import Settings
+from schemas.products import Dimensions as DimensionsSchema
+from schemas.products import Offer as OfferSchema
+from schemas.products import Product
+from schemas.products import TopReview as TopReviewSchema
+from sources.record import ProductRecord
 
 BASE_COST, OFFERS_REVIEWS_COST, FORCE_COST = 1, 5, 3
 WALMART_ITEM_URL = "https://www.walmart.com/ip/{item_id}"
@@ -42,22 +48,13 @@ def needs_fetch(row: Any | None, opts: LookupOptions, settings: Settings) -> boo
     return False
 
 
-def _offer(o: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "seller_id",
-        "seller_name",
-        "price",
-        "currency",
-        "condition",
-        "in_stock",
-        "shipping_price",
-        "is_buybox",
-    )
-    return {k: o.get(k) for k in keys}
-
-
-def _review(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r.get(k) for k in ("rating", "title", "text", "author", "date")}
+# The answer's fields and their order are the Product schema's; a field that is also a
+# field of the stored record (ProductRecord) is copied from it as it is.
+_ORDER = tuple(Product._declared_fields)
+_COPIED = frozenset(f.name for f in dataclasses.fields(ProductRecord)) & frozenset(_ORDER)
+_OFFER_KEYS = tuple(OfferSchema._declared_fields)
+_REVIEW_KEYS = tuple(TopReviewSchema._declared_fields)
+_DIMENSION_KEYS = tuple(DimensionsSchema._declared_fields)
 
 
 def answer(
@@ -74,49 +71,26 @@ def answer(
     dims = d.get("dimensions") or {}
     offers = d.get("offers") or []
     item_id = d.get("item_id") or row.item_id
-    is_walmart = row.source == "walmart"
-    return {
+    full = opts.offers_reviews
+    computed: dict[str, Any] = {
         "item_id": item_id,
-        "upc": d.get("upc"),
-        "ean": d.get("ean"),
-        "isbn": d.get("isbn"),
-        "gtin": d.get("gtin"),
-        "asin": d.get("asin"),
-        "mpn": d.get("mpn"),
-        "model": d.get("model"),
-        "title": d.get("title"),
-        "brand": d.get("brand"),
-        "image_url": d.get("image_url"),
-        "description": d.get("description"),
-        "current_price": d.get("current_price"),
-        "buybox_price": d.get("buybox_price"),
-        "secondary_offer_price": d.get("secondary_offer_price"),
-        "msrp": d.get("msrp"),
-        "weight_lbs": d.get("weight_lbs"),
-        "dimensions": {
-            "height_in": dims.get("height_in"),
-            "width_in": dims.get("width_in"),
-            "length_in": dims.get("length_in"),
-        },
+        "dimensions": {k: dims.get(k) for k in _DIMENSION_KEYS},
         "offers_count": len(offers) if offers else None,
-        "seller_id": d.get("seller_id"),
-        "seller_name": d.get("seller_name"),
-        "average_rating": d.get("average_rating"),
-        "review_count": d.get("review_count"),
         "categories": list(d.get("categories") or []),
-        "walmart_url": WALMART_ITEM_URL.format(item_id=item_id) if is_walmart and item_id else None,
-        "in_stock": d.get("in_stock"),
-        "offers": [_offer(o) for o in offers] if opts.offers_reviews else [],
+        "walmart_url": WALMART_ITEM_URL.format(item_id=item_id)
+        if row.source == "walmart" and item_id
+        else None,
+        "offers": [{k: o.get(k) for k in _OFFER_KEYS} for o in offers] if full else [],
         "price_history": history,
         "stats": stats,
         "review_summary": {
             "average_rating": d.get("average_rating"),
             "total_reviews": d.get("review_count"),
         }
-        if opts.offers_reviews
+        if full
         else None,
-        "top_reviews": [_review(r) for r in d.get("top_reviews") or []]
-        if opts.offers_reviews
+        "top_reviews": [{k: r.get(k) for k in _REVIEW_KEYS} for r in d.get("top_reviews") or []]
+        if full
         else [],
         # Accepted from the vendor's clients; Freshet has nothing to put there (free).
         "cross_retailer": {},
@@ -129,6 +103,7 @@ def answer(
         "tokens_consumed": tokens_consumed,
         "tokens_remaining": tokens_remaining,
     }
+    return {k: computed[k] if k in computed else d.get(k) for k in _ORDER}
 
 
 def _iso(value: Any) -> str | None:
