@@ -3,47 +3,38 @@ HTTP failures mapped to transient or permanent source errors."""
 
 from __future__ import annotations
 
-import contextvars
-import ipaddress
 import logging
 import re
-import socket
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from sources.addresses import Target, allow_entry, approve, target_of
+from sources.deadline import Deadline
+from sources.http_errors import (
+    HttpStatusError,
+    not_http,
+    parse_retry_after,
+    raise_for_status,
+)
+from sources.pinning import CURRENT_HOP, Hop, PinningAdapter
 from sources.record import (
     BlockedAddressError,
     PermanentSourceError,
+    SourceError,
     TransientSourceError,
 )
 from sources.urls import url_matches_domain
+
+__all__ = ["HttpClient", "HttpStatusError", "Response", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "Freshet/0.1 (+https://github.com/freshet)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
-
-# (host, port) -> the IP address the SSRF check approved, for the connection being made
-# in this thread; lets the socket go to the checked address rather than re-resolving.
-_PINNED: contextvars.ContextVar[dict[tuple[str, int], str]] = contextvars.ContextVar("pinned")
-
-
-class HttpStatusError(PermanentSourceError):
-    """A 4xx answer (other than 429); `status` says which."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -53,78 +44,6 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)  # keys lower-cased
     text: str = ""
     content: bytes = b""
-
-
-class _PinnedMixin:
-    def _new_conn(self) -> socket.socket:
-        pinned = _PINNED.get({}).get((self._dns_host, self.port))  # type: ignore[attr-defined]
-        if pinned is None:
-            return super()._new_conn()  # type: ignore[misc]
-        original = self._dns_host  # type: ignore[has-type]
-        # Only the TCP connect uses the pinned IP; Host header, SNI and certificate
-        # checks keep using the name, which is restored before TLS starts.
-        self._dns_host = pinned
-        try:
-            return super()._new_conn()  # type: ignore[misc]
-        finally:
-            self._dns_host = original
-
-
-class _PinnedHTTPConnection(_PinnedMixin, HTTPConnection):
-    pass
-
-
-class _PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
-    pass
-
-
-class _PinnedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _PinnedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
-
-
-class _PinningAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _PinnedHTTPPool,
-            "https": _PinnedHTTPSPool,
-        }
-
-
-def _ip_is_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None and _ip_is_blocked(embedded):
-            return True
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _safe_url(url: str) -> str:
@@ -147,7 +66,12 @@ def _decode(content: bytes, content_type: str) -> str:
 
 
 class HttpClient:
-    """GETs and POSTs to upstreams with SSRF protection and error mapping."""
+    """GETs and POSTs to upstreams with SSRF protection, a total deadline per request and
+    error mapping.
+
+    `timeout` bounds each connect and each read; `total_timeout` (default three times
+    `timeout`) bounds the whole request: connect, headers, body and every redirect hop.
+    """
 
     def __init__(
         self,
@@ -158,18 +82,20 @@ class HttpClient:
         allowed_private_hosts: Iterable[str] = (),
         max_redirects: int = 5,
         session: requests.Session | None = None,
+        total_timeout: float | None = None,
     ):
         self.timeout = timeout
-        # Per-socket-operation timeouts don't stop a slow-drip body; this bounds the call.
-        self.deadline = timeout * 3
+        self.total_timeout = timeout * 3 if total_timeout is None else total_timeout
         self.user_agent = user_agent
         self.max_bytes = max_bytes
         self.allow_private = allow_private
-        self.allowed_private_hosts = frozenset(h.strip().lower() for h in allowed_private_hosts)
+        self.allowed_private_hosts = frozenset(
+            allow_entry(h) for h in allowed_private_hosts if h.strip()
+        )
         self.max_redirects = max_redirects
         if session is None:
             session = requests.Session()
-            adapter = _PinningAdapter()
+            adapter = PinningAdapter()
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self.session = session
@@ -199,37 +125,21 @@ class HttpClient:
     def check_url(self, url: str) -> dict[tuple[str, int], str]:
         """Refuse non-http(s) URLs and hosts resolving to non-public addresses.
 
-        Returns the approved address to connect to, keyed by (host, port), or {} when no
-        check applied (private addresses allowed for this host)."""
-        try:
-            parts = urlsplit(url)
-            scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
-        except ValueError as exc:
-            raise BlockedAddressError(f"invalid URL: {exc}") from exc
-        if scheme not in ("http", "https") or not host:
-            raise BlockedAddressError(f"only http and https URLs are fetched, not {url[:80]!r}")
-        port = port or (443 if scheme == "https" else 80)
-        if self.allow_private or host in self.allowed_private_hosts:
-            return {}
-        if f"{host}:{port}" in self.allowed_private_hosts:
-            return {}
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
-                raise PermanentSourceError(f"host {host} does not resolve") from exc
-            raise TransientSourceError(f"could not resolve {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-        if not addresses:
-            raise PermanentSourceError(f"host {host} does not resolve")
-        for ip in addresses:
-            if _ip_is_blocked(ip):
-                raise BlockedAddressError(
-                    f"refusing to fetch {host}: it resolves to a non-public address ({ip})"
-                )
-        return {(host, port): str(addresses[0])}
+        Returns the one address a connection for `url` may go to, keyed by (host, port)
+        with the host as the connection will name it (UTS-46 ASCII)."""
+        target = target_of(url)
+        return {(target.host, target.port): approve(target, check=not self._private_ok(target))}
 
-    def _check_hop(self, url: str, allowed_domains: Sequence[str] | None, hop: int) -> dict:
+    def _private_ok(self, target: Target) -> bool:
+        return (
+            self.allow_private
+            or (target.host, None) in self.allowed_private_hosts
+            or (target.host, target.port) in self.allowed_private_hosts
+        )
+
+    def _check_hop(
+        self, url: str, allowed_domains: Sequence[str] | None, hop: int
+    ) -> dict[tuple[str, int], str]:
         # Domain first: it needs no DNS, and a URL outside the catalog is refused as such.
         if allowed_domains is not None and not any(
             url_matches_domain(url, d) for d in allowed_domains
@@ -249,75 +159,97 @@ class HttpClient:
         allowed_domains: Sequence[str] | None,
         headers: Mapping[str, str] | None,
     ) -> Response:
-        started = time.monotonic()
         send_headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
         send_headers.update(headers or {})
-        for hop in range(self.max_redirects + 1):
-            pinned = self._check_hop(url, allowed_domains, hop)
-            token = _PINNED.set(pinned)
-            try:
-                raw = self.session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=send_headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.Timeout as exc:
-                raise TransientSourceError(f"timeout fetching {_safe_url(url)}") from exc
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise TransientSourceError(f"connection error fetching {_safe_url(url)}") from exc
-            except requests.RequestException as exc:
-                raise PermanentSourceError(f"cannot fetch {_safe_url(url)}: {exc}") from exc
-            finally:
-                _PINNED.reset(token)
-            with raw:
-                if raw.status_code in REDIRECT_STATUSES and raw.headers.get("Location"):
-                    url = urljoin(url, raw.headers["Location"])
-                    if raw.status_code == 303 or (
-                        raw.status_code in (301, 302) and method == "POST"
-                    ):
-                        method, body = "GET", None
-                    continue
-                self._raise_for_status(raw, url)
-                content = self._read_body(raw, url, started)
-                log.debug(
-                    "%s %s -> %s (%d bytes)", method, _safe_url(url), raw.status_code, len(content)
-                )
-                return Response(
-                    status=raw.status_code,
-                    url=url,
-                    headers={k.lower(): v for k, v in raw.headers.items()},
-                    text=_decode(content, raw.headers.get("Content-Type", "")),
-                    content=content,
-                )
+        with Deadline(self.total_timeout) as deadline:
+            for hop in range(self.max_redirects + 1):
+                self._check_deadline(deadline, url)
+                prepared = self._prepare(method, url, body, send_headers)
+                # Checked as prepared: the very URL (and host encoding) that is sent.
+                pins = self._check_hop(prepared.url or url, allowed_domains, hop)
+                raw = self._send(prepared, Hop(pins, deadline))
+                with raw:
+                    # As requests reads it: a UTF-8 Location (raw bytes on the wire) is
+                    # a Unicode host name, which the next hop encodes and checks.
+                    location = self.session.get_redirect_target(raw)
+                    if raw.status_code in REDIRECT_STATUSES and location:
+                        url = urljoin(url, location)
+                        if raw.status_code == 303 or (
+                            raw.status_code in (301, 302) and method == "POST"
+                        ):
+                            method, body = "GET", None
+                        continue
+                    raise_for_status(raw.status_code, raw.headers, _safe_url(url))
+                    content = self._read_body(raw, url, deadline)
+                    log.debug(
+                        "%s %s -> %s (%d bytes)",
+                        method,
+                        _safe_url(url),
+                        raw.status_code,
+                        len(content),
+                    )
+                    return Response(
+                        status=raw.status_code,
+                        url=url,
+                        headers={k.lower(): v for k, v in raw.headers.items()},
+                        text=_decode(content, raw.headers.get("Content-Type", "")),
+                        content=content,
+                    )
         raise PermanentSourceError(
             f"more than {self.max_redirects} redirects from {_safe_url(url)}"
         )
 
-    def _raise_for_status(self, raw: requests.Response, url: str) -> None:
-        status = raw.status_code
-        where = _safe_url(url)
-        if status == 429:
-            raise TransientSourceError(
-                f"upstream throttled us (429) at {where}",
-                retry_after=parse_retry_after(raw.headers.get("Retry-After")),
-                status=429,
+    def _prepare(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> requests.PreparedRequest:
+        target_of(url)  # refuses what is no http(s) URL before requests sees it
+        try:
+            return self.session.prepare_request(
+                requests.Request(method, url, data=body, headers=dict(headers))
             )
-        if status >= 500 or status == 408:
-            raise TransientSourceError(
-                f"upstream error {status} at {where}",
-                retry_after=parse_retry_after(raw.headers.get("Retry-After")),
-                status=status,
-            )
-        if status in (404, 410):
-            raise HttpStatusError(f"not found ({status}) at {where}", status)
-        if status >= 300:
-            raise HttpStatusError(f"upstream answered {status} at {where}", status)
+        except (requests.RequestException, ValueError, UnicodeError) as exc:
+            raise BlockedAddressError(f"invalid URL {_safe_url(url)}: {exc}") from exc
 
-    def _read_body(self, raw: requests.Response, url: str, started: float) -> bytes:
+    def _send(self, prepared: requests.PreparedRequest, hop: Hop) -> requests.Response:
+        url = prepared.url or ""
+        # Each connect and read waits at most `timeout`, and never past the deadline.
+        wait = max(min(self.timeout, hop.deadline.remaining()), 0.001)
+        token = CURRENT_HOP.set(hop)
+        try:
+            settings = self.session.merge_environment_settings(url, {}, True, None, None)
+            return self.session.send(
+                prepared, timeout=(wait, wait), allow_redirects=False, **settings
+            )
+        except SourceError:
+            raise
+        except requests.RequestException as exc:
+            raise self._failure(exc, url, hop.deadline) from exc
+        finally:
+            CURRENT_HOP.reset(token)
+
+    def _check_deadline(self, deadline: Deadline, url: str) -> None:
+        if deadline.passed():
+            raise self._timed_out(url)
+
+    def _timed_out(self, url: str) -> TransientSourceError:
+        return TransientSourceError(
+            f"timeout fetching {_safe_url(url)}: no complete answer within the "
+            f"{self.total_timeout:g}s total deadline"
+        )
+
+    def _failure(self, exc: Exception, url: str, deadline: Deadline) -> SourceError:
+        # After the deadline shut the socket, whatever broke is the deadline's doing.
+        if deadline.passed():
+            return self._timed_out(url)
+        if isinstance(exc, requests.Timeout):
+            return TransientSourceError(f"timeout fetching {_safe_url(url)}")
+        if not_http(exc):
+            return PermanentSourceError(f"{_safe_url(url)} did not answer in HTTP: {exc}")
+        if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            return TransientSourceError(f"connection error fetching {_safe_url(url)}")
+        return PermanentSourceError(f"cannot fetch {_safe_url(url)}: {exc}")
+
+    def _read_body(self, raw: requests.Response, url: str, deadline: Deadline) -> bytes:
         declared = raw.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise PermanentSourceError(
@@ -326,17 +258,17 @@ class HttpClient:
         chunks: list[bytes] = []
         size = 0
         try:
+            # Decoded bytes are counted, so a gzip bomb meets the cap, not the memory limit.
             for chunk in raw.iter_content(chunk_size=65536):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise PermanentSourceError(
                         f"response from {_safe_url(url)} exceeds the {self.max_bytes}-byte cap"
                     )
-                if time.monotonic() - started > self.deadline:
-                    raise TransientSourceError(f"timeout reading {_safe_url(url)}")
+                self._check_deadline(deadline, url)
                 chunks.append(chunk)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TransientSourceError(f"connection lost reading {_safe_url(url)}") from exc
-        except requests.Timeout as exc:
-            raise TransientSourceError(f"timeout reading {_safe_url(url)}") from exc
+        except requests.RequestException as exc:
+            raise self._failure(exc, url, deadline) from exc
+        # A body read until the connection closes looks complete when the deadline shut it.
+        self._check_deadline(deadline, url)
         return b"".join(chunks)

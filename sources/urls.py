@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import idna
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -16,8 +18,19 @@ def is_http_url(url: str) -> bool:
         return False
 
 
+def ascii_host(host: str) -> str:
+    """`host` in the ASCII form requests connects to (IDNA-2008 with UTS-46 mapping), so a
+    name written in Unicode compares equal to its `xn--` form; unchanged if not valid IDNA."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return host.lower()
+
+
 def _strip_www(host: str) -> str:
-    host = host.lower().rstrip(".")
+    host = ascii_host(host).rstrip(".")
     return host[4:] if host.startswith("www.") else host
 
 

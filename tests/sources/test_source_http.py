@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-import sources.http as http_module
+import sources.addresses as addresses
 from simulator.server import SimulatorHandle
 from sources.http import HttpClient, HttpStatusError, parse_retry_after
 from sources.record import BlockedAddressError, PermanentSourceError, TransientSourceError
@@ -188,7 +188,7 @@ def test_connection_goes_to_the_checked_address(
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    monkeypatch.setattr(http_module, "_ip_is_blocked", lambda ip: False)
+    monkeypatch.setattr(addresses, "is_blocked", lambda ip: False)
     port = sim.url.rsplit(":", 1)[1]
     response = HttpClient(timeout=2).get(f"http://rebind.test:{port}/walmart/ip/3")
     assert response.status == 200

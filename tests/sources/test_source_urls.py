@@ -54,3 +54,10 @@ def test_is_http_url_accepts_only_absolute_http_urls() -> None:
     assert not is_http_url("javascript:alert(1)")
     assert not is_http_url("/products/x")
     assert not is_http_url("file:///etc/passwd")
+
+
+def test_catalog_domains_match_host_names_in_either_idna_form() -> None:
+    # The client connects to the UTS-46 form; a domain written in Unicode must match it.
+    assert url_matches_domain("https://xn--strae-oqa.example/p", "straße.example")
+    assert url_matches_domain("https://straße.example/p", "xn--strae-oqa.example")
+    assert not url_matches_domain("https://strasse.example/p", "straße.example")
