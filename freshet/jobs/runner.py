@@ -71,54 +71,74 @@ def keep_lease(rt: Runtime, job_id: int, attempt: int) -> Iterator[None]:
 
 
 def run_job(rt: Runtime, job_id: int, kind: str) -> str:
-    """Returns what happened: completed, failed, retry, skipped, stale, throttled."""
+    """Returns what happened: completed, failed, skipped or stale; raises RetryLater when the
+    job must wait (politeness) or retry (a transient upstream failure)."""
     handler = rt.kinds[kind].handler
-    pre = None
-    with rt.engine.connect() as conn:
-        pre = jobs.get(conn, job_id)
-    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
+    if not _ready(rt, handler, job_id):
         return "skipped"
-    wait = handler.wait_before(rt, pre)
-    if wait > 0:
-        metrics.guard_refused("upstream_politeness")  # metrics (issue #5)
-        with rt.engine.begin() as conn:
-            jobs.mark_dispatched(conn, [job_id], delay=wait)
-        raise RetryLater(wait)
-
     with rt.engine.begin() as conn:
         job = jobs.claim(conn, job_id, rt.settings.lease_seconds)
     if job is None:
         return "skipped"  # a duplicate delivery, or cancelled meanwhile
-    attempt = job["attempt"]
-    log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": attempt})
+    log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": job["attempt"]})
     try:
-        with keep_lease(rt, job_id, attempt), metrics.upstream_fetch(rt, job):  # metrics: #5
+        with keep_lease(rt, job_id, job["attempt"]), metrics.upstream_fetch(rt, job):
             output = handler.fetch(rt, job)
-    except TransientSourceError as exc:
+    except Exception as exc:
+        return _fetch_failed(rt, handler, job, exc)
+    return _complete(rt, handler, job, output)
+
+
+def _ready(rt: Runtime, handler: Handler, job_id: int) -> bool:
+    """Whether the job is still queued for a run of its own; raises RetryLater while its
+    upstream host's politeness asks it to wait (before the claim, so no attempt is spent)."""
+    with rt.engine.connect() as conn:
+        pre = jobs.get(conn, job_id)
+    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
+        return False
+    wait = handler.wait_before(rt, pre)
+    if wait > 0:
+        metrics.guard_refused("upstream_politeness")
+        with rt.engine.begin() as conn:
+            jobs.mark_dispatched(conn, [job_id], delay=wait)
+        raise RetryLater(wait)
+    return True
+
+
+def _fetch_failed(rt: Runtime, handler: Handler, job: dict[str, Any], exc: Exception) -> str:
+    """Transient: retry with backoff until the attempts run out. Permanent: fail with its
+    reason. Anything else is a bug or an unexpected page, failed at once, never looped."""
+    attempt = job["attempt"]
+    if isinstance(exc, TransientSourceError):
         if attempt >= job["max_attempts"]:
-            return _fail(
-                rt, handler, job, f"gave up after {attempt} attempts: {exc}", "upstream_unavailable"
-            )
+            reason = f"gave up after {attempt} attempts: {exc}"
+            return _fail(rt, handler, job, reason, "upstream_unavailable")
         delay = backoff(rt, attempt, exc.retry_after)
         with rt.engine.begin() as conn:
-            requeued = jobs.requeue(conn, job_id, attempt, delay, str(exc))
-        log.warning("job will retry", extra={"job_id": job_id, "delay": delay, "reason": str(exc)})
+            requeued = jobs.requeue(conn, job["id"], attempt, delay, str(exc))
+        log.warning(
+            "job will retry", extra={"job_id": job["id"], "delay": delay, "reason": str(exc)}
+        )
         if requeued:
             raise RetryLater(delay) from exc
         return "stale"
-    except PermanentSourceError as exc:
+    if isinstance(exc, PermanentSourceError):
         return _fail(rt, handler, job, str(exc), getattr(exc, "code", "permanent"))
-    except Exception as exc:  # a bug or an unexpected page must not loop forever
-        log.exception("job crashed", extra={"job_id": job_id})
-        return _fail(
-            rt, handler, job, f"internal error: {type(exc).__name__}: {exc}", "internal_error"
-        )
+    log.error("job crashed", extra={"job_id": job["id"]}, exc_info=exc)
+    reason = f"internal error: {type(exc).__name__}: {exc}"
+    return _fail(rt, handler, job, reason, "internal_error")
 
+
+def _complete(rt: Runtime, handler: Handler, job: dict[str, Any], output: Any) -> str:
+    """Store the result and finish in one transaction, fenced by the attempt."""
+    job_id = job["id"]
     try:
         with rt.engine.begin() as conn:
             result = handler.store(conn, rt, job, output)
-            if not jobs.finish(conn, job_id, attempt, "completed", result=result, error=None):
-                raise _Stale
+            if not jobs.finish(
+                conn, job_id, job["attempt"], "completed", result=result, error=None
+            ):
+                raise _Stale  # cancelled or superseded: roll back what this run stored
     except _Stale:
         log.info("job result discarded (cancelled or superseded)", extra={"job_id": job_id})
         return "stale"
