@@ -152,9 +152,9 @@ def test_a_finished_workflow_posts_one_signed_summary(
     assert webhooks.deliver(rt, wid) is None
     with engine.begin() as conn:
         conn.execute(text("UPDATE workflows SET webhook_next_at = now() - interval '1 hour'"))
-    from freshet.batch import workflows
+    from freshet.batch import ending
 
-    workflows.sweep_workflows(rt)
+    ending.sweep_workflows(rt)
     time.sleep(1.0)
     assert len(receiver.received) == 1
     shown = client.get(f"/v1/workflows/{wid}", headers=t.headers).get_json()

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from freshet.batch import workflows
+from freshet.batch import ending, workflows
 from tests.factories import make_catalog, make_tenant
 
 pytestmark = pytest.mark.e2e
@@ -194,7 +194,7 @@ def test_a_launch_that_could_not_be_published_is_redriven_by_the_sweeper(
     assert workflows.redrive_launches(rt) == 0  # its backoff has not passed yet
     with engine.begin() as conn:
         conn.execute(text("UPDATE workflows SET updated_at = now() - interval '1 hour'"))
-    assert workflows.sweep_workflows(rt) == 1
+    assert ending.sweep_workflows(rt) == 1
     done = wait_workflow(client, t, body["workflowId"])
     assert done["status"] == "completed"
     assert done["workflowStatus"] == "launched" and done["workflowAttempts"] == 2

@@ -2,11 +2,12 @@
 targets against granted catalogs, the fan-out paced per host, the workflow resource, the
 signed webhook when it ends, and the worker's side of one target."""
 
+from freshet.batch.ending import cancel, sweep_workflows
 from freshet.batch.submission import check_callback, invalid, submit
 from freshet.batch.view import parse_id, view
 from freshet.batch.webhooks import deliver
 from freshet.batch.worker import HANDLER
-from freshet.batch.workflows import cancel, launch, sweep_workflows
+from freshet.batch.workflows import launch
 
 __all__ = [
     "HANDLER",

@@ -9,7 +9,7 @@ Accepting a batch:
   402 when the month cannot cover it), the workflow row, and every job row with its ledger
   `reserve` row in one INSERT … SELECT FROM jsonb_to_recordset(…);
 - after commit, ONE message (`freshet.batch.launch`) that a worker fans out into the
-  per-target messages in one Redis pipeline (freshet.workflows.launch). A failed publish
+  per-target messages in one Redis pipeline (freshet.batch.workflows.launch). A failed publish
   still answers 202 with `workflowError`; the sweeper re-drives the launch.
 Each target's tokens are charged when it completes and refunded when it fails or is
 cancelled (freshet.jobs.finish/cancel settle the per-job ledger rows).

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from freshet.batch import workflows
+from freshet.batch import ending
 from freshet.batch.pacing import host_of, polite_rate
 from freshet.products import Target, store_record
 from freshet.runtime import Runtime
@@ -66,7 +66,7 @@ class BatchTargetHandler:
 
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         if job.get("workflow_id"):
-            workflows.job_ended(rt, job["workflow_id"])
+            ending.job_ended(rt, job["workflow_id"])
 
 
 HANDLER = BatchTargetHandler()
