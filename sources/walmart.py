@@ -192,7 +192,7 @@ def parse_page(html: str, url: str | None = None) -> ProductRecord:
     if tree.xpath('//*[@id="px-captcha"]') or "Robot or human" in (tree.findtext(".//title") or ""):
         raise ParseError("Walmart answered with a bot check (captcha) instead of the item")
     record = _from_next_data(_next_data(tree), url)
-    structured = extract_product(tree, url, source="walmart")
+    structured = extract_product(tree, url, source="walmart", page_state=False)
     if (
         structured is not None
         and structured.sku
