@@ -70,7 +70,7 @@ def _breadcrumbs(nodes: Sequence[Node], title: str | None) -> list[str]:
 
 def _apply_offers(record: ProductRecord, node: Node) -> None:
     priced = product_offers(node.data, node.parent_offer)
-    offers = [p.offer for p in priced if p.offer.price is not None or p.offer.availability]
+    offers = [p.offer for p in priced if p.useful]
     main = choose(offers)
     if main is None:
         return

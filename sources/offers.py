@@ -22,6 +22,13 @@ _MAX_OFFERS = 200
 class PricedOffer:
     offer: Offer
     msrp: float | None = None  # the list / strikethrough price beside what is paid
+    unreadable: bool = False  # a price was stated but is no price (NaN, -5, 1e15, "call us")
+
+    @property
+    def useful(self) -> bool:
+        """Worth keeping in a record's offers: a price, or a stock state with no price."""
+        offer = self.offer
+        return offer.price is not None or (offer.availability is not None and not self.unreadable)
 
 
 def _objects(value: Any) -> list[JsonObject]:
@@ -91,16 +98,18 @@ def parse_offer(node: JsonObject, parent_currency: str | None = None) -> PricedO
         gtin=gtin,
         mpn=clean_text(node.get("mpn")),
     )
-    return PricedOffer(offer, msrp)
+    stated = node.get("price", node.get("lowPrice"))
+    unreadable = price is None and stated not in (None, "", {}, [])
+    return PricedOffer(offer, msrp, unreadable)
 
 
-def _flatten(node: JsonObject, parent_currency: str | None) -> list[PricedOffer]:
+def _flatten(node: JsonObject, parent_currency: str | None, depth: int = 0) -> list[PricedOffer]:
     """An offer, or the offers an AggregateOffer holds (its own price when they have none)."""
     own = parse_offer(node, parent_currency)
-    nested = _objects(node.get("offers"))
+    nested = _objects(node.get("offers")) if depth < 3 else []
     if not nested:
         return [own]
-    inner = [p for sub in nested for p in _flatten(sub, own.offer.currency)]
+    inner = [p for sub in nested for p in _flatten(sub, own.offer.currency, depth + 1)]
     for priced in inner:  # what the aggregate says holds for each offer it does not contradict
         priced.offer.availability = priced.offer.availability or own.offer.availability
         priced.offer.in_stock = in_stock_of(priced.offer.availability)
@@ -113,15 +122,17 @@ def _flatten(node: JsonObject, parent_currency: str | None) -> list[PricedOffer]
     return [own]
 
 
-def product_offers(product: JsonObject, parent_offer: JsonObject | None) -> list[PricedOffer]:
+def product_offers(
+    product: JsonObject, parent_offer: JsonObject | None, depth: int = 0
+) -> list[PricedOffer]:
     """Every offer of a product, in page order: its own, else its variants', else the
     Offer it is the `itemOffered` of."""
     raw = _objects(product.get("offers"))
     if raw:
         return [p for node in raw for p in _flatten(node, None)]
     found: list[PricedOffer] = []
-    for variant in _objects(product.get("hasVariant")):
-        for priced in product_offers(variant, None):
+    for variant in _objects(product.get("hasVariant")) if depth < 2 else []:
+        for priced in product_offers(variant, None, depth + 1):
             priced.offer.sku = priced.offer.sku or clean_text(variant.get("sku"))
             found.append(priced)
     if not found and parent_offer is not None:

@@ -99,7 +99,7 @@ def _first(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
 def _amount(value: Any, currency: str | None) -> tuple[float | None, str | None]:
     if isinstance(value, dict):  # {"value": 40.99, "currency": "EUR"}, {"amount": ...}
         inner = currency_code(_first(value, _CURRENCY_KEYS)) or currency
-        return _amount(_first(value, ("value", "amount", "current", "final", "price")), inner)
+        return _amount(_first(value, ("value", "current", "final", *_PRICE_KEYS)), inner)
     return parse_price(value, currency), currency
 
 

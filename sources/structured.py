@@ -44,6 +44,9 @@ _RELATED_KEYS = frozenset(
         "model",
     }
 )
+# A product reached through one of these is the other one (isAccessoryOrSparePartFor
+# points from the accessory to the product it fits, which may well be the page's own).
+_NAMING_KEYS = frozenset({"issimilarto", "isrelatedto", "itemlistelement"})
 _RELATED_WORDS = re.compile(r"related|similar|accessor|recommend|upsell|crosssell|carousel|bundle")
 _MAX_DEPTH = 20
 _MAX_NODES = 5_000
@@ -122,6 +125,15 @@ class _Walker:
             for value in data.values():
                 self.index_ids(value, depth + 1)
 
+    def resolve(self, value: Any) -> Any:
+        """The node a bare `{"@id": ...}` reference names, or the value itself."""
+        if not isinstance(value, dict):
+            return value
+        ref = value.get("@id")
+        if isinstance(ref, str) and set(value) <= {"@id", "@type"} and ref in self.by_id:
+            return self.by_id[ref]
+        return value
+
     def walk(
         self,
         data: Any,
@@ -140,13 +152,13 @@ class _Walker:
             return
         if not isinstance(data, dict):
             return
-        ref = data.get("@id")
-        if isinstance(ref, str) and set(data) <= {"@id", "@type"} and ref in self.by_id:
-            data = self.by_id[ref]
+        data = self.resolve(data)
         node = self.nodes.get(id(data))
         main = key == "mainentity"
         reviewed = key == "itemreviewed"
-        named = key in _RELATED_KEYS or bool(_RELATED_WORDS.search(key))
+        named = key in _NAMING_KEYS or (
+            key not in _RELATED_KEYS and bool(_RELATED_WORDS.search(key))
+        )
         if node is not None:  # seen before: only learn more about how it is reached
             node.main_entity |= main
             node.related &= related and not main
@@ -157,7 +169,12 @@ class _Walker:
         if key == "itemoffered" and parent is not None and "offer" in "".join(types_of(parent)):
             node.parent_offer = parent
         self.nodes[id(data)] = node
-        for child_key, value in data.items():
+        for child_key, value in list(data.items()):
+            # References become the nodes they name, so readers of the graph see the data.
+            if isinstance(value, dict):
+                value = data[child_key] = self.resolve(value)
+            elif isinstance(value, list):
+                value = data[child_key] = [self.resolve(v) for v in value]
             lowered = child_key.lower()
             child_related = (
                 node.related
