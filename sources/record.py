@@ -114,6 +114,9 @@ class ReviewPage:
     histogram: dict[str, int] = field(default_factory=dict)  # "5" -> percent or count
     reviews: list[Review] = field(default_factory=list)
     next_page_url: str | None = None
+    # Set when the page lists only reviews with this many stars (`filterByStar`): its
+    # counts are the filter's, so total_reviews is None; average_rating stays the product's.
+    star_filter: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -54,6 +54,11 @@ def test_amazon_max_pages_caps_the_walk(sim: SimulatorHandle, client: HttpClient
         ("amazon.it", "Italy"),
         ("amazon.es", "Spain"),
         ("amazon.co.uk", "United Kingdom"),
+        ("amazon.nl", "Netherlands"),
+        ("amazon.pl", "Poland"),
+        ("amazon.se", "Sweden"),
+        ("amazon.com.tr", "Turkey"),
+        ("amazon.co.jp", "Japan"),
     ],
 )
 def test_amazon_marketplaces_speak_their_language(
