@@ -72,8 +72,8 @@ def parse_review_date(text: str | None) -> tuple[str | None, str | None]:
         country = loc.COUNTRIES.get(raw.lower(), raw)
     japanese = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", text)
     if japanese:
-        year, month, day = map(int, japanese.groups())
-        return date(year, month, day).isoformat(), country
+        y, m, d = map(int, japanese.groups())
+        return date(y, m, d).isoformat(), country
     words = re.findall(r"\d+|[^\W\d_]+", text.lower())
     day: int | None = None
     month: int | None = None
@@ -135,7 +135,7 @@ def _page_context(url: str | None) -> tuple[str | None, str | None, int, str | N
         asin_match.group(1).upper() if asin_match else None,
         market.group(1).rstrip(".") if market else None,
         page,
-        (query.get("sortBy") or [None])[0],
+        next(iter(query.get("sortBy") or []), None),
     )
 
 

@@ -9,7 +9,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -55,27 +55,29 @@ class Response:
     content: bytes = b""
 
 
-class _PinnedMixin:
+def _connect_pinned(conn: HTTPConnection, connect: Callable[[], socket.socket]) -> socket.socket:
+    """`connect()` (the connection's own _new_conn) to the address the SSRF check pinned."""
+    pinned = _PINNED.get({}).get((conn._dns_host, conn.port))
+    if pinned is None:
+        return connect()
+    original = conn._dns_host
+    # Only the TCP connect uses the pinned IP; Host header, SNI and certificate
+    # checks keep using the name, which is restored before TLS starts.
+    conn._dns_host = pinned
+    try:
+        return connect()
+    finally:
+        conn._dns_host = original
+
+
+class _PinnedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        pinned = _PINNED.get({}).get((self._dns_host, self.port))  # type: ignore[attr-defined]
-        if pinned is None:
-            return super()._new_conn()  # type: ignore[misc]
-        original = self._dns_host  # type: ignore[has-type]
-        # Only the TCP connect uses the pinned IP; Host header, SNI and certificate
-        # checks keep using the name, which is restored before TLS starts.
-        self._dns_host = pinned
-        try:
-            return super()._new_conn()  # type: ignore[misc]
-        finally:
-            self._dns_host = original
+        return _connect_pinned(self, super()._new_conn)
 
 
-class _PinnedHTTPConnection(_PinnedMixin, HTTPConnection):
-    pass
-
-
-class _PinnedHTTPSConnection(_PinnedMixin, HTTPSConnection):
-    pass
+class _PinnedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_pinned(self, super()._new_conn)
 
 
 class _PinnedHTTPPool(HTTPConnectionPool):
@@ -219,7 +221,9 @@ class HttpClient:
             if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
                 raise PermanentSourceError(f"host {host} does not resolve") from exc
             raise TransientSourceError(f"could not resolve {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        # sockaddr[0] is the address as text for AF_INET/AF_INET6 (an IPv6 one may carry
+        # a "%scope" suffix); str() only satisfies the wider type typeshed gives it.
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
         if not addresses:
             raise PermanentSourceError(f"host {host} does not resolve")
         for ip in addresses:
@@ -229,7 +233,9 @@ class HttpClient:
                 )
         return {(host, port): str(addresses[0])}
 
-    def _check_hop(self, url: str, allowed_domains: Sequence[str] | None, hop: int) -> dict:
+    def _check_hop(
+        self, url: str, allowed_domains: Sequence[str] | None, hop: int
+    ) -> dict[tuple[str, int], str]:
         # Domain first: it needs no DNS, and a URL outside the catalog is refused as such.
         if allowed_domains is not None and not any(
             url_matches_domain(url, d) for d in allowed_domains

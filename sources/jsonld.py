@@ -147,11 +147,7 @@ def record_from_node(
         record.categories = [c for c in (clean_text(p) for p in parts) if c]
     else:
         record.categories = _breadcrumbs(nodes, title)
-    record.provenance = {
-        k: node.origin for k, v in record.to_dict().items() if v not in (None, [], {}, "")
-    }
-    for key in ("source", "url", "dimensions", "provenance"):
-        record.provenance.pop(key, None)
+    record.provenance = dict.fromkeys(record.filled(), node.origin)
     return record
 
 

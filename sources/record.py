@@ -85,6 +85,15 @@ class ProductRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def filled(self) -> list[str]:
+        """The fields that hold a value: those a provenance entry speaks for."""
+        return [
+            name
+            for name in self.__dataclass_fields__
+            if name not in ("source", "url", "provenance")
+            and getattr(self, name) not in (None, [], {}, "", Dimensions())
+        ]
+
 
 @dataclass
 class Review:
