@@ -194,8 +194,12 @@ def _sale_running(meta: dict[str, str]) -> bool:
 
 def complete(record: ProductRecord, signals: PageSignals, tree: HtmlElement | None) -> None:
     """Fill what the structured data left out, in the documented order of trust:
-    Open Graph / product meta tags, stray microdata itemprops, then embedded page state."""
+    stray microdata itemprops, Open Graph / product meta tags, then embedded page state."""
     meta, url = signals.meta, signals.url
+    props = signals.itemprops
+    _fill(record, "microdata", title=props.get("name"), sku=props.get("sku"))
+    price = props.get("price") or props.get("lowPrice")
+    _fill_price(record, "microdata", price, props.get("priceCurrency"), props.get("availability"))
     _fill(
         record,
         "opengraph",
@@ -214,10 +218,6 @@ def complete(record: ProductRecord, signals: PageSignals, tree: HtmlElement | No
     if _sale_running(meta):
         sale = meta.get("product:sale_price:amount")
         _apply_sale(record, "opengraph", parse_price(sale, record.currency))
-    props = signals.itemprops
-    _fill(record, "microdata", title=props.get("name"), sku=props.get("sku"))
-    price = props.get("price") or props.get("lowPrice")
-    _fill_price(record, "microdata", price, props.get("priceCurrency"), props.get("availability"))
     state = state_product(tree, record.title, record.sku) if tree is not None else None
     if state is not None:
         _fill(record, state.origin, title=state.name, sku=state.sku)

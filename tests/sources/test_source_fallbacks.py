@@ -117,3 +117,16 @@ def test_parse_document_shows_provenance(page: Page) -> None:
     assert result["provenance"]["current_price"] == "opengraph"
     assert result["availability"] == "in_stock"
     json.dumps(result)  # JSON-ready, as `freshet parse --json` prints it
+
+
+def test_order_of_trust_microdata_then_open_graph_then_page_state() -> None:
+    product = '<script type="application/ld+json">{"@type": "Product", "name": "Mug"}</script>'
+    og = '<meta property="product:price:amount" content="12.00">'
+    loose = '<span itemprop="price" content="11.00">11,00</span>'
+    state = (
+        '<script>dataLayer.push({"ecommerce": {"currency": "EUR", "items": '
+        '[{"item_name": "Mug", "price": 10.0}]}});</script>'
+    )
+    assert parse_page(product + og + loose + state).provenance["current_price"] == "microdata"
+    assert parse_page(product + og + state).current_price == 12.0
+    assert parse_page(product + state).provenance["current_price"] == "datalayer"
