@@ -31,6 +31,7 @@ _STOCK_KEYS = ("availability", "stockStatus", "stock_status", "inStock", "in_sto
 _SKIP = re.compile(r"related|similar|recommend|upsell|cross|carousel|bundle|accessor|recent", re.I)
 _MAX_SCRIPT = 2_000_000
 _MAX_NODES = 20_000
+_MAX_DEPTH = 40
 
 
 @dataclass
@@ -130,14 +131,15 @@ def _candidates(
     path: str = "",
     currency: str | None = None,
     budget: list[int] | None = None,
+    depth: int = 0,
 ) -> Iterator[tuple[StateProduct, str]]:
     budget = budget if budget is not None else [_MAX_NODES]
     budget[0] -= 1
-    if budget[0] < 0 or len(path) > 400:
+    if budget[0] < 0 or depth > _MAX_DEPTH:
         return
     if isinstance(data, list):
         for item in data[:500]:
-            yield from _candidates(item, origin, path, currency, budget)
+            yield from _candidates(item, origin, path, currency, budget, depth + 1)
     elif isinstance(data, dict):
         currency = currency_code(_first(data, _CURRENCY_KEYS)) or currency
         found = _product_of(data, origin, currency)
@@ -145,7 +147,9 @@ def _candidates(
             yield found, path
         for key, value in data.items():
             if isinstance(value, dict | list) and not _SKIP.search(str(key)):
-                yield from _candidates(value, origin, f"{path}/{key}", currency, budget)
+                yield from _candidates(
+                    value, origin, f"{path}/{str(key)[:40]}", currency, budget, depth + 1
+                )
 
 
 def state_product(tree: HtmlElement, title: str | None, sku: str | None) -> StateProduct | None:

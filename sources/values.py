@@ -180,7 +180,7 @@ def image_of(value: Any, base: str | None) -> str | None:
         return next((i for i in (image_of(x, base) for x in value) if i), None)
     if isinstance(value, dict):
         return image_of(value.get("url") or value.get("contentUrl"), base)
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and value.strip() and len(value) <= 4_096:
         url = html_lib.unescape(value.strip())
         return urljoin(base, url) if base else ("https:" + url if url.startswith("//") else url)
     return None

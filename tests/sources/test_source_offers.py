@@ -144,3 +144,15 @@ def test_record_dict_carries_the_new_fields() -> None:
     data = ProductRecord(source="t").to_dict()
     assert data["availability"] is None and data["provenance"] == {}
     assert data["rating_scale"] is None
+
+
+def test_deeply_nested_markup_and_page_state_do_not_break_the_parser() -> None:
+    deep = "[" * 900 + "]" * 900
+    html = (
+        '<script type="application/ld+json">{"@type": "Product", "name": "X", '
+        f'"isRelatedTo": {deep}, "offers": {{"price": "2.00"}}}}</script>'
+        f"<script>window.__INITIAL_STATE__ = {deep};</script>"
+        f'<script id="__NEXT_DATA__" type="application/json">{deep}</script>'
+    )
+    record = parse_page(html)
+    assert (record.title, record.current_price) == ("X", 2.0)
