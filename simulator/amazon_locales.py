@@ -1,8 +1,16 @@
 """How each Amazon marketplace words its review pages: dates, stars, helpful votes."""
 
+# Turkish words carry the dotless i (U+0131) on purpose; it is no look-alike here.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+
+from simulator.amazon_words import AUTHORS, SENTENCES, TITLES
+
+__all__ = ["AUTHORS", "LOCALES", "MARKETPLACES", "SENTENCES", "TITLES", "group", "locale_for"]
 
 _EN_MONTHS = [
     "January",
@@ -75,134 +83,66 @@ _ES_MONTHS = [
     "diciembre",
 ]
 
-TITLES = {
-    "en": (
-        "Does exactly what it says",
-        "Great value for money",
-        "Stopped working after a month",
-        "Better than expected",
-        "Decent, but the manual is useless",
-        "Five stars",
-        "Not worth it",
-        "Solid build quality",
-        "My kids love it",
-        "Returned it",
-    ),
-    "de": (
-        "Macht genau, was es soll",
-        "Preis-Leistung top",
-        "Nach einem Monat kaputt",
-        "Besser als erwartet",
-        "Ganz okay, Anleitung schlecht",
-        "Fünf Sterne",
-        "Lohnt sich nicht",
-        "Sehr gute Verarbeitung",
-        "Die Kinder lieben es",
-        "Zurückgeschickt",
-    ),
-    "fr": (
-        "Fait exactement ce qu'il faut",
-        "Excellent rapport qualité-prix",
-        "En panne après un mois",
-        "Mieux que prévu",
-        "Correct, notice inutile",
-        "Cinq étoiles",
-        "Ne vaut pas le coup",
-        "Très bonne finition",
-        "Mes enfants l'adorent",
-        "Renvoyé",
-    ),
-    "it": (
-        "Fa esattamente quello che promette",
-        "Ottimo rapporto qualità-prezzo",
-        "Rotto dopo un mese",
-        "Meglio del previsto",
-        "Discreto, istruzioni inutili",
-        "Cinque stelle",
-        "Non ne vale la pena",
-        "Ottima qualità costruttiva",
-        "Ai bambini piace",
-        "Restituito",
-    ),
-    "es": (
-        "Hace exactamente lo que dice",
-        "Buena relación calidad-precio",
-        "Dejó de funcionar al mes",
-        "Mejor de lo esperado",
-        "Correcto, el manual no sirve",
-        "Cinco estrellas",
-        "No merece la pena",
-        "Muy buena calidad",
-        "A mis hijos les encanta",
-        "Lo devolví",
-    ),
-}
-SENTENCES = {
-    "en": (
-        "Arrived quickly and well packed.",
-        "Setup took about five minutes.",
-        "It is a bit louder than I hoped.",
-        "The finish feels premium for the price.",
-        "After three weeks of daily use it still works like new.",
-        "Customer service was helpful.",
-        "I would buy it again.",
-        "The cable could be longer.",
-    ),
-    "de": (
-        "Schnell geliefert und gut verpackt.",
-        "Die Einrichtung hat fünf Minuten gedauert.",
-        "Etwas lauter als erhofft.",
-        "Die Oberfläche wirkt hochwertig für den Preis.",
-        "Nach drei Wochen täglicher Nutzung läuft es wie am ersten Tag.",
-        "Der Kundenservice war hilfsbereit.",
-        "Ich würde es wieder kaufen.",
-        "Das Kabel könnte länger sein.",
-    ),
-    "fr": (
-        "Livré rapidement et bien emballé.",
-        "L'installation a pris cinq minutes.",
-        "Un peu plus bruyant que prévu.",
-        "La finition fait haut de gamme pour le prix.",
-        "Après trois semaines d'utilisation quotidienne, il fonctionne comme au premier jour.",
-        "Le service client a été utile.",
-        "Je le rachèterais.",
-        "Le câble pourrait être plus long.",
-    ),
-    "it": (
-        "Arrivato velocemente e ben imballato.",
-        "L'installazione ha richiesto cinque minuti.",
-        "Un po' più rumoroso del previsto.",
-        "La finitura sembra di qualità per il prezzo.",
-        "Dopo tre settimane di uso quotidiano funziona ancora come nuovo.",
-        "Il servizio clienti è stato disponibile.",
-        "Lo ricomprerei.",
-        "Il cavo potrebbe essere più lungo.",
-    ),
-    "es": (
-        "Llegó rápido y bien embalado.",
-        "La instalación llevó cinco minutos.",
-        "Un poco más ruidoso de lo esperado.",
-        "El acabado parece de calidad para el precio.",
-        "Tras tres semanas de uso diario sigue como nuevo.",
-        "El servicio al cliente fue útil.",
-        "Lo volvería a comprar.",
-        "El cable podría ser más largo.",
-    ),
-}
-AUTHORS = (
-    "Amazon Kunde",
-    "M. Schneider",
-    "Julia K.",
-    "Thomas",
-    "Jean-Pierre",
-    "Giulia R.",
-    "Carlos M.",
-    "Sarah Johnson",
-    "Kindle Customer",
-    "D. Evans",
-    "Anna",
-    "Marco",
-)
+_NL_MONTHS = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+_PL_MONTHS = [
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+]
+_SV_MONTHS = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+_TR_MONTHS = [
+    "Ocak",
+    "Şubat",
+    "Mart",
+    "Nisan",
+    "Mayıs",
+    "Haziran",
+    "Temmuz",
+    "Ağustos",
+    "Eylül",
+    "Ekim",
+    "Kasım",
+    "Aralık",
+]
+
+
+def _day_month_year(months: list[str]) -> Callable[[date], str]:
+    return lambda d: f"{d.day} {months[d.month - 1]} {d.year}"
 
 
 def _en_us(d: date) -> str:
@@ -336,6 +276,123 @@ LOCALES: dict[str, dict] = {
     },
 }
 LOCALES["en-GB"] = {**LOCALES["en-US"], **LOCALES["en-GB"]}
+
+LOCALES["nl"] = {
+    **LOCALES["de"],
+    "lang": "nl",
+    "html_lang": "nl-nl",
+    "country": "Nederland",
+    "date": _day_month_year(_NL_MONTHS),
+    "reviewed": "Beoordeeld in {country} op {date}",
+    "stars": "{r},0 van 5 sterren",
+    "avg": "{a} van 5",
+    "one": "Een persoon vond dit nuttig",
+    "many": "{n} personen vonden dit nuttig",
+    "verified": "Geverifieerde aankoop",
+    "global": "{n} wereldwijde beoordelingen",
+    "filter": "{n} beoordelingen in totaal, {m} met recensies",
+    "next": "Volgende pagina",
+    "prev": "Vorige pagina",
+    "star": "{s} sterren",
+    "top": "Topbeoordelingen",
+    "recent": "Meest recent",
+    "none": "Geen klantrecensies",
+    "helpful_btn": "Nuttig",
+    "heading": "Klantrecensies",
+}
+LOCALES["pl"] = {
+    **LOCALES["de"],
+    "lang": "pl",
+    "html_lang": "pl-pl",
+    "country": "Polsce",
+    "date": _day_month_year(_PL_MONTHS),
+    "reviewed": "Zrecenzowano w {country} dnia {date}",
+    "stars": "{r},0 z 5 gwiazdek",
+    "avg": "{a} z 5",
+    "one": "Jedna osoba uznała to za pomocne",
+    "many": "{n} osoby uznały to za pomocne",
+    "verified": "Zweryfikowany zakup",
+    "global": "{n} ocen globalnych",
+    "filter": "{n} ocen łącznie, {m} z opiniami",
+    "next": "Następna strona",
+    "prev": "Poprzednia strona",
+    "star": "{s} gwiazdek",
+    "top": "Najlepsze opinie",
+    "recent": "Najnowsze",
+    "none": "Brak opinii klientów",
+    "helpful_btn": "Pomocne",
+    "heading": "Opinie klientów",
+    "thousands": "\u00a0",
+}
+LOCALES["sv"] = {
+    **LOCALES["pl"],
+    "lang": "sv",
+    "html_lang": "sv-se",
+    "country": "Sverige",
+    "date": _day_month_year(_SV_MONTHS),
+    "reviewed": "Recenserad i {country} den {date}",
+    "stars": "{r},0 av 5 stjärnor",
+    "avg": "{a} av 5",
+    "one": "En person tyckte att detta var till hjälp",
+    "many": "{n} personer tyckte att detta var till hjälp",
+    "verified": "Verifierat köp",
+    "global": "{n} globala betyg",
+    "filter": "{n} betyg totalt, {m} med recensioner",
+    "next": "Nästa sida",
+    "prev": "Föregående sida",
+    "star": "{s} stjärnor",
+    "top": "Toppbetyg",
+    "recent": "Senaste",
+    "none": "Inga kundrecensioner",
+    "helpful_btn": "Till hjälp",
+    "heading": "Kundrecensioner",
+}
+LOCALES["tr"] = {
+    **LOCALES["de"],
+    "lang": "tr",
+    "html_lang": "tr-tr",
+    "country": "Türkiye",
+    "date": _day_month_year(_TR_MONTHS),
+    "reviewed": "{country}'de {date} tarihinde değerlendirildi",
+    "stars": "5 yıldız üzerinden {r},0",
+    "avg": "5 üzerinden {a}",
+    "one": "Bir kişi bunu faydalı buldu",
+    "many": "{n} kişi bunu faydalı buldu",
+    "verified": "Doğrulanmış Alışveriş",
+    "global": "{n} global değerlendirme",
+    "filter": "{n} toplam değerlendirme, {m} yorum",
+    "next": "Sonraki sayfa",
+    "prev": "Önceki sayfa",
+    "star": "{s} yıldız",
+    "top": "En iyi yorumlar",
+    "recent": "En yeni",
+    "none": "Müşteri yorumu yok",
+    "helpful_btn": "Faydalı",
+    "heading": "Müşteri yorumları",
+}
+LOCALES["ja"] = {
+    **LOCALES["en-US"],
+    "lang": "ja",
+    "html_lang": "ja-jp",
+    "country": "日本",
+    "date": lambda d: f"{d.year}年{d.month}月{d.day}日",
+    "reviewed": "{date}に{country}でレビュー済み",
+    "stars": "5つ星のうち{r}.0",
+    "avg": "5つ星のうち{a}",
+    "one": "1人のお客様がこれが役に立ったと考えています",
+    "many": "{n}人のお客様がこれが役に立ったと考えています",
+    "verified": "Amazonで購入",
+    "global": "{n}件のグローバル評価",
+    "filter": "{n}件の評価、うち{m}件がレビュー付き",
+    "next": "次へ",
+    "prev": "前へ",
+    "star": "星{s}つ",
+    "top": "トップレビュー",
+    "recent": "新しい順",
+    "none": "カスタマーレビューはありません",
+    "helpful_btn": "役に立った",
+    "heading": "カスタマーレビュー",
+}
 MARKETPLACES = {
     "amazon.com": "en-US",
     "amazon.co.uk": "en-GB",
@@ -345,6 +402,11 @@ MARKETPLACES = {
     "amazon.es": "es",
     "amazon.ca": "en-US",
     "amazon.com.au": "en-GB",
+    "amazon.nl": "nl",
+    "amazon.pl": "pl",
+    "amazon.se": "sv",
+    "amazon.com.tr": "tr",
+    "amazon.co.jp": "ja",
 }
 
 

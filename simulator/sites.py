@@ -4,7 +4,6 @@ a style name and a dash (`graph-lamp`) gets that style; any other handle gets on
 
 from __future__ import annotations
 
-import json
 import re
 from html import escape
 from typing import Any
@@ -12,9 +11,18 @@ from typing import Any
 from flask import Blueprint, abort, current_app, request
 
 from simulator.data import drifted_price, format_price, make_item, rng
+from simulator.site_variants import HEADS
+from simulator.site_variants import availability as _avail
+from simulator.site_variants import ld as _ld
 
 bp = Blueprint("sites", __name__)
-STYLES = ("plain", "graph", "typelist", "aggregate", "microdata", "og", "entities", "offerlist")
+_HASHED = ("plain", "graph", "typelist", "aggregate", "microdata", "og", "entities", "offerlist")
+# Shapes real shops serve that the first eight did not: the buyer's offer among several,
+# the product nested under a WebPage beside a carousel, a price only in Open Graph. A
+# handle without a style prefix that hashes to the base style gets the variant for half
+# of its handles, so existing handles keep their price and stock whatever their markup.
+_VARIANTS = {"plain": "multioffer", "graph": "nested", "og": "ogonly"}
+STYLES = (*_HASHED, *_VARIANTS.values())
 HANDLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$")
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -31,7 +39,12 @@ NO_PRODUCT_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 
 def style_for(handle: str) -> str:
     prefix = handle.split("-", 1)[0]
-    return prefix if prefix in STYLES else STYLES[rng("site-style", handle).randrange(len(STYLES))]
+    if prefix in STYLES:
+        return prefix
+    style = _HASHED[rng("site-style", handle).randrange(len(_HASHED))]
+    if style in _VARIANTS and rng("site-variant", handle).random() < 0.5:
+        return _VARIANTS[style]
+    return style
 
 
 def product_facts(
@@ -54,15 +67,6 @@ def product_facts(
         "msrp": round(price * 1.2, 2),
         "in_stock": item.in_stock,
     }
-
-
-def _avail(in_stock: bool, prefix: str = "https://schema.org/") -> str:
-    return prefix + ("InStock" if in_stock else "OutOfStock")
-
-
-def _ld(data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return f'<script type="application/ld+json">{text}</script>'
 
 
 def _body(f: dict, image: str) -> str:
@@ -101,7 +105,9 @@ def render(f: dict, site: str, url: str) -> str:
         ],
     }
     head, body = "", _body(f, image)
-    if style == "plain":
+    if style in HEADS:
+        head = HEADS[style](f, site, url, image)
+    elif style == "plain":
         head = _ld(org) + _ld(
             {
                 "@context": "https://schema.org",
@@ -277,7 +283,9 @@ def render(f: dict, site: str, url: str) -> str:
                         "@type": "Offer",
                         "price": p,
                         "priceCurrency": cur,
-                        "availability": _avail(f["in_stock"] if i == 0 else True),
+                        # All follow the product's stock: a buyer's offer (new, in stock,
+                        # cheapest) is then the shop's own at the product's price.
+                        "availability": _avail(f["in_stock"]),
                         "itemCondition": f"https://schema.org/{'RefurbishedCondition' if i == 2 else 'NewCondition'}",
                         "seller": {"@type": "Organization", "name": s},
                     }

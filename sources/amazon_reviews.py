@@ -11,70 +11,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
+from sources import amazon_locales as loc
 from sources.http import HttpClient
 from sources.record import ParseError, PermanentSourceError, Review, ReviewPage
 from sources.urls import domain_of
-from sources.values import parse_html, parse_int, parse_price
+from sources.values import parse_html, parse_int, parse_number
 
 ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            "january janvier januar jänner gennaio enero januari jan",
-            "february février fevrier februar febbraio febrero februari feb",
-            "march mars märz marz marzo maart mar",
-            "april avril aprile abril apr",
-            "may mai maggio mayo mei",
-            "june juin juni giugno junio jun",
-            "july juillet juli luglio julio jul",
-            "august août aout agosto augustus aug",
-            "september septembre settembre septiembre setiembre sep sept",
-            "october octobre oktober ottobre octubre oct okt",
-            "november novembre noviembre nov",
-            "december décembre decembre dezember dicembre diciembre dec dez",
-        ],
-        start=1,
-    )
-    for name in names.split()
-}
-# "Reviewed in Germany on …", "Rezension aus Deutschland vom …", "Commenté en France le …",
-# "Recensito in Italia il …", "Revisado en España el …", "Beoordeeld in Nederland op …"
-_DATE_LINE = re.compile(
-    r"(?:Reviewed in|Rezension aus|Commenté (?:en|au|aux|à)|Recensit[oa] (?:in|negli|nel|nei)"
-    r"|(?:Revisado|Calificado|Reseñado) en|Beoordeeld in)\s+(?P<country>.+?)\s+"
-    r"(?:on|vom|le|il|el|op)\s+(?P<date>.*\d{4})",
-    re.I,
-)
-_COUNTRIES = {
-    "deutschland": "Germany",
-    "vereinigten staaten": "United States",
-    "vereinigtes königreich": "United Kingdom",
-    "frankreich": "France",
-    "italien": "Italy",
-    "spanien": "Spain",
-    "états-unis": "United States",
-    "royaume-uni": "United Kingdom",
-    "allemagne": "Germany",
-    "italie": "Italy",
-    "espagne": "Spain",
-    "italia": "Italy",
-    "stati uniti": "United States",
-    "regno unito": "United Kingdom",
-    "germania": "Germany",
-    "francia": "France",
-    "spagna": "Spain",
-    "españa": "Spain",
-    "estados unidos": "United States",
-    "reino unido": "United Kingdom",
-    "alemania": "Germany",
-    "nederland": "Netherlands",
-    "duitsland": "Germany",
-    "vereinigte staaten": "United States",
-    "vereinigten königreich": "United Kingdom",
-    "netherlands": "Netherlands",
-}
-_ONE = {"one", "eine", "ein", "une", "un", "una", "uno", "een"}
+_ONE = {"one", "eine", "ein", "une", "un", "una", "uno", "een", "jedna", "en", "bir", "uma"}
 _STRUCTURE = (
     '//*[@data-hook="review" or @data-hook="product-link" or @data-hook="rating-out-of-text"'
     ' or @data-hook="total-review-count" or @data-hook="cr-filter-info-review-rating-count"'
@@ -107,33 +51,41 @@ def _text(element: HtmlElement | None, skip_icons: bool = False) -> str | None:
     return "\n".join(line for line in lines if line) or None
 
 
+def _date_match(text: str) -> tuple[str, str | None]:
+    """(the date part, the country as the page names it) of a "Reviewed in … on …" line."""
+    for pattern in (loc.DATE_LINE, loc.DATE_LINE_TR, loc.DATE_LINE_JA):
+        match = pattern.search(text)
+        if match:
+            return match.group("date"), match.group("country")
+    return text, None
+
+
 def parse_review_date(text: str | None) -> tuple[str | None, str | None]:
     """(ISO date, English country name) from a localized "Reviewed in … on …" line."""
     if not text:
         return None, None
     text = unicodedata.normalize("NFC", " ".join(text.split()))
-    match = _DATE_LINE.search(text)
+    text, named = _date_match(text)
     country = None
-    if match:
-        raw = re.sub(
-            r"^(?:the|den|dem|der|los|las|la|le|les|gli|l')\s*", "", match.group("country")
-        )
-        country = _COUNTRIES.get(raw.strip().lower(), raw.strip())
-        text = match.group("date")
+    if named:
+        raw = re.sub(r"^(?:the|den|dem|der|los|las|la|le|les|gli|l')\s*", "", named).strip()
+        country = loc.COUNTRIES.get(raw.lower(), raw)
     japanese = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", text)
     if japanese:
-        year, month, day = map(int, japanese.groups())
-        return date(year, month, day).isoformat(), country
+        y, m, d = map(int, japanese.groups())
+        return date(y, m, d).isoformat(), country
     words = re.findall(r"\d+|[^\W\d_]+", text.lower())
-    day = month = year = None
+    day: int | None = None
+    month: int | None = None
+    year: int | None = None
     for word in words:
         if word.isdigit():
             if len(word) == 4:
                 year = int(word)
             elif day is None:
                 day = int(word)
-        elif month is None and word in _MONTHS:
-            month = _MONTHS[word]
+        elif month is None and word in loc.MONTHS:
+            month = loc.MONTHS[word]
     try:
         return (date(year, month, day).isoformat() if year and month and day else None), country
     except ValueError:
@@ -141,13 +93,16 @@ def parse_review_date(text: str | None) -> tuple[str | None, str | None]:
 
 
 def parse_rating(text: str | None) -> float | None:
-    """4.0 from "4.0 out of 5 stars", "4,0 von 5 Sternen", "5つ星のうち4.0"."""
+    """4.0 from "4.0 out of 5 stars", "4,0 von 5 Sternen", "5つ星のうち4.0",
+    "5 üzerinden 4,0" (Turkish); None for anything outside 0-5."""
     if not text:
         return None
     numbers = re.findall(r"\d+(?:[.,]\d+)?", text)
     if not numbers:
         return None
-    return parse_price(numbers[-1] if "のうち" in text else numbers[0])
+    scale_first = any(word in text for word in loc.SCALE_FIRST)
+    rating = parse_number(numbers[-1] if scale_first else numbers[0])
+    return rating if rating is not None and 0 <= rating <= 5 else None
 
 
 def parse_helpful(text: str | None) -> int:
@@ -180,7 +135,7 @@ def _page_context(url: str | None) -> tuple[str | None, str | None, int, str | N
         asin_match.group(1).upper() if asin_match else None,
         market.group(1).rstrip(".") if market else None,
         page,
-        (query.get("sortBy") or [None])[0],
+        next(iter(query.get("sortBy") or []), None),
     )
 
 
@@ -201,6 +156,23 @@ def _histogram(tree: HtmlElement) -> dict[str, int]:
     return histogram
 
 
+def _verified(node: HtmlElement) -> bool:
+    if node.xpath('.//*[starts-with(@data-hook, "avp-badge")]'):
+        return True
+    badges = node.xpath('.//*[contains(@class, "a-color-state") or contains(@class, "avp")]')
+    return any(" ".join(b.text_content().split()).lower() in loc.VERIFIED for b in badges)
+
+
+def _star_filter(tree: HtmlElement, url: str | None) -> int | None:
+    """The star rating a filtered review list shows only (1-5), or None for all reviews."""
+    chosen = (parse_qs(urlsplit(url).query).get("filterByStar") or [""])[0] if url else ""
+    if not chosen:
+        selected = tree.xpath('//select[@id="star-count-dropdown"]/option[@selected]/@value')
+        chosen = selected[0] if selected else ""
+    word = chosen.lower().removesuffix("_star")
+    return loc.STAR_WORDS.get(word)
+
+
 def _review(node: HtmlElement, top: bool) -> Review:
     review_id = (node.get("id") or "").removeprefix("customer_review-")
     rating_el = _hook(node, "review-star-rating", "cmps-review-star-rating")
@@ -215,7 +187,7 @@ def _review(node: HtmlElement, top: bool) -> Review:
         author=_text(author[0]) if author else None,
         date=day,
         country=country,
-        verified_purchase=bool(node.xpath('.//*[starts-with(@data-hook, "avp-badge")]')),
+        verified_purchase=_verified(node),
         helpful_votes=parse_helpful(_text(_hook(node, "helpful-vote-statement"))),
         is_top_review=top,
     )
@@ -251,10 +223,16 @@ def parse_page(
         '//img[@data-hook="cr-product-image"]/@src | //*[@data-hook="cr-product-image"]//img/@src'
         ' | //*[@id="cm_cr-product_info"]//img/@src'
     )
+    star_filter = _star_filter(tree, url)
     counts = _text(_hook(tree, "cr-filter-info-review-rating-count"))
-    numbers = re.findall(r"\d[\d.,\u00a0\u202f]*", counts or "")
+    # "1 204 évaluations au total, 311 avec avis": text cleaning made the no-break
+    # space a plain one, so groups of three digits after a space belong to the number.
+    numbers = re.findall(r"\d{1,3}(?:[ .,\u00a0\u202f]\d{3})+(?!\d)|\d+", counts or "")
+    # A filtered list's counts are the filter's, not the product's: leave the total unknown.
     total = (
-        parse_int(numbers[1])
+        None
+        if star_filter is not None
+        else parse_int(numbers[1])
         if len(numbers) > 1
         else parse_int(_text(_hook(tree, "total-review-count")))
     )
@@ -270,6 +248,7 @@ def parse_page(
         total_reviews=total,
         average_rating=parse_rating(_text(_hook(tree, "rating-out-of-text"))),
         histogram=_histogram(tree),
+        star_filter=star_filter,
         reviews=[_review(node, top) for node in tree.xpath('//*[@data-hook="review"]')],
         next_page_url=(urljoin(url, next_link[0]) if url else next_link[0]) if next_link else None,
     )

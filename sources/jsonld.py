@@ -1,114 +1,60 @@
-"""schema.org `Product` from JSON-LD or microdata (via extruct), tolerant of the mess real
-pages serve; Open Graph price tags are only a last resort. Also home of the value helpers
-(prices, barcodes, weights, text) the other product sources share."""
+"""schema.org `Product` pages: the page's own product from JSON-LD or microdata (see
+structured.py), completed, field by field and in a fixed order of trust, from Open Graph
+tags, stray microdata and the page's embedded state; every value records its origin."""
 
 from __future__ import annotations
 
-import json
-import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-import extruct
-import jstyleson
-from extruct.jsonld import JsonLdExtractor
 from lxml.html import HtmlElement
 
+from sources.availability import availability_from, in_stock_of
 from sources.http import HttpClient
-from sources.record import Dimensions, Offer, ParseError, ProductRecord, TopReview
+from sources.offers import choose, product_offers
+from sources.page_signals import PageSignals, page_signals
+from sources.page_state import state_product
+from sources.prices import currency_code, currency_from, parse_number, parse_price
+from sources.record import Dimensions, ParseError, ProductRecord, TopReview
+from sources.structured import JsonObject, Node, graph_nodes, main_product, twins, types_of
 from sources.values import (
-    SCHEMA_PREFIX,
+    DESCRIPTION_LIMIT,
     apply_codes,
     clean_text,
     image_of,
-    in_stock_from,
     name_of,
     parse_html,
     parse_int,
-    parse_price,
     parse_weight,
     to_inches,
     to_lbs,
 )
 
-log = logging.getLogger(__name__)
-
-PRODUCT_TYPES = frozenset(
-    {"Product", "ProductGroup", "IndividualProduct", "ProductModel", "SomeProducts"}
-)
-_MSRP_TYPES = ("ListPrice", "StrikethroughPrice", "MSRP", "SRP")
+_CODE_KEYS = ("gtin14", "gtin13", "gtin", "gtin12", "gtin8", "isbn")
+_HOME = ("home", "startseite", "accueil", "inicio", "anasayfa", "home page")
+# Filled from a less trusted origin only when the more trusted ones left them empty.
+_FILLABLE = ("title", "brand", "image_url", "description", "sku", "mpn", "model", "categories")
 
 
-def _types(node: dict) -> set[str]:
-    raw = node.get("@type")
-    return {
-        SCHEMA_PREFIX.sub("", t)
-        for t in (raw if isinstance(raw, list) else [raw])
-        if isinstance(t, str)
-    }
+def rating_on_five(node: Any) -> tuple[float | None, float | None]:
+    """(rating on 0-5, the page's best rating when its scale is not 5) of a Rating."""
+    if not isinstance(node, dict):
+        return None, None
+    value = parse_number(node.get("ratingValue"))
+    best = parse_number(node.get("bestRating")) or 5.0
+    if value is None or best <= 0 or not 0 <= value <= best:
+        return None, None
+    if best == 5:
+        return value, None
+    return round(value * 5 / best, 2), best
 
 
-def _load_block(script: HtmlElement) -> list[Any]:
-    """Strict JSON (through extruct) first, then the repairs real shops make necessary."""
-    try:
-        return list(JsonLdExtractor().extract_items(script))
-    except ValueError:
-        pass
-    text = re.sub(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$", "", script.text_content())
-    text = text.replace("\\'", "'")
-    try:
-        data = jstyleson.loads(text, strict=False)
-    except ValueError:
-        try:  # trailing commas and comments were not the problem; a stray control char?
-            data = json.loads(re.sub(r"[\x00-\x1f]", " ", text), strict=False)
-        except ValueError:
-            log.debug("unparseable JSON-LD block skipped")
-            return []
-    return data if isinstance(data, list) else [data]
-
-
-def _walk(data: Any, depth: int = 0) -> Iterator[tuple[dict, int]]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _walk(item, depth)
-    elif isinstance(data, dict):
-        yield data, depth
-        yield from _walk(data.get("@graph"), depth)
-        for key in ("mainEntity", "mainEntityOfPage", "itemReviewed"):
-            yield from _walk(data.get(key), depth + 1)
-
-
-def structured_items(tree: HtmlElement, url: str | None) -> list[dict]:
-    """Every JSON-LD and microdata node on the page, JSON-LD first."""
-    items: list[Any] = []
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() == "application/ld+json":
-            items.extend(_load_block(script))
-    try:
-        micro = extruct.extract(tree, base_url=url, syntaxes=["microdata"], uniform=True)
-        items.extend(micro.get("microdata", []))
-    except Exception:  # extruct's microdata walker can trip on odd markup; JSON-LD may suffice
-        log.debug("microdata extraction failed", exc_info=True)
-    return [node for node, _ in _walk(items)]
-
-
-def find_product(items: Sequence[dict], url: str | None = None) -> dict | None:
-    best, best_score = None, -1
-    for index, node in enumerate(items):
-        if not _types(node) & PRODUCT_TYPES:
-            continue
-        score = 4 * bool(node.get("offers") or node.get("hasVariant")) + 2 * bool(node.get("name"))
-        score += 3 * bool(url and node.get("url") == url) - index * 0.001
-        if score > best_score:
-            best, best_score = node, score
-    return best
-
-
-def _breadcrumbs(items: Sequence[dict], title: str | None) -> list[str]:
-    for node in items:
-        if "BreadcrumbList" in _types(node):
-            elements = node.get("itemListElement") or []
+def _breadcrumbs(nodes: Sequence[Node], title: str | None) -> list[str]:
+    for node in nodes:
+        if "breadcrumblist" in types_of(node.data):
+            elements = node.data.get("itemListElement") or []
             elements = sorted(
                 (e for e in elements if isinstance(e, dict)),
                 key=lambda e: parse_int(e.get("position")) or 0,
@@ -118,177 +64,192 @@ def _breadcrumbs(items: Sequence[dict], title: str | None) -> list[str]:
                 or (name_of(e["item"]) if isinstance(e.get("item"), dict) else None)
                 for e in elements
             ]
-            names = [n for n in names if n and n.lower() not in ("home", "startseite", "accueil")]
-            return [n for n in names if n != title]
+            return [n for n in names if n and n.lower() not in _HOME and n != title]
     return []
 
 
-def _open_graph(tree: HtmlElement) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or "").strip().lower()
-        if key and meta.get("content") is not None:
-            tags.setdefault(key, meta.get("content", "").strip())
-    return tags
-
-
-# ---- building the record -------------------------------------------------------------
-
-
-def _offer(node: dict) -> tuple[Offer, float | None]:
-    price = parse_price(node.get("price"))
-    currency = clean_text(node.get("priceCurrency"))
-    msrp = None
-    specs = node.get("priceSpecification")
-    for spec in specs if isinstance(specs, list) else [specs] if isinstance(specs, dict) else []:
-        kind = SCHEMA_PREFIX.sub("", str(spec.get("priceType") or ""))
-        if kind in _MSRP_TYPES:
-            msrp = parse_price(spec.get("price"))
-        elif price is None:
-            price = parse_price(spec.get("price"))
-        currency = currency or clean_text(spec.get("priceCurrency"))
-    if price is None and "AggregateOffer" in _types(node):
-        price = parse_price(node.get("lowPrice"))
-    condition = SCHEMA_PREFIX.sub("", str(node.get("itemCondition") or ""))
-    shipping = (
-        (node.get("shippingDetails") or {}) if isinstance(node.get("shippingDetails"), dict) else {}
-    )
-    seller = node.get("seller")
-    return Offer(
-        seller_id=clean_text(seller.get("@id") or seller.get("identifier"))
-        if isinstance(seller, dict)
-        else None,
-        seller_name=name_of(seller),
-        price=price,
-        currency=currency,
-        condition=condition.replace("Condition", "").lower() or None,
-        in_stock=in_stock_from(node.get("availability")),
-        shipping_price=parse_price((shipping.get("shippingRate") or {}).get("value"))
-        if isinstance(shipping.get("shippingRate"), dict)
-        else None,
-    ), msrp
-
-
-def _apply_offers(record: ProductRecord, node: dict) -> None:
-    raw = node.get("offers")
-    if not raw and isinstance(node.get("hasVariant"), list) and node["hasVariant"]:
-        raw = (
-            node["hasVariant"][0].get("offers") if isinstance(node["hasVariant"][0], dict) else None
-        )
-    nodes = [o for o in (raw if isinstance(raw, list) else [raw]) if isinstance(o, dict)]
-    offers: list[Offer] = []
-    for offer_node in nodes:
-        offer, msrp = _offer(offer_node)
-        record.msrp = record.msrp or msrp
-        nested = offer_node.get("offers")
-        nested_nodes = [
-            o for o in (nested if isinstance(nested, list) else [nested]) if isinstance(o, dict)
-        ]
-        if "AggregateOffer" in _types(offer_node) and nested_nodes:
-            for sub in nested_nodes:
-                sub_offer, _ = _offer(sub)
-                sub_offer.currency = sub_offer.currency or offer.currency
-                offers.append(sub_offer)
-            if offer.price is not None:
-                offers.insert(0, offer)
-        else:
-            offers.append(offer)
-    priced = [o for o in offers if o.price is not None]
-    if not priced:
+def _apply_offers(record: ProductRecord, node: Node) -> None:
+    priced = product_offers(node.data, node.parent_offer)
+    offers = [p.offer for p in priced if p.useful]
+    main = choose(offers)
+    if main is None:
         return
-    main = priced[0]
     main.is_buybox = True
-    record.offers = priced
+    record.offers = offers
+    record.availability, record.in_stock = main.availability, main.in_stock
+    if main.price is None:
+        return
     record.current_price = record.buybox_price = main.price
-    record.currency, record.in_stock = main.currency, main.in_stock
+    record.currency = main.currency
     record.seller_name, record.seller_id = main.seller_name, main.seller_id
-    others = [o.price for o in priced[1:] if o.price is not None and o is not main]
-    record.secondary_offer_price = min(others) if others else None
+    record.msrp = next(p.msrp for p in priced if p.offer is main)
+    others = [o.price for o in offers if o is not main and o.price is not None]
+    record.secondary_offer_price = min(others, default=None)
+    for offer in (main, *offers):  # identifiers given per offer, the buyer's first
+        record.sku = record.sku or offer.sku
+        record.mpn = record.mpn or offer.mpn
+        apply_codes(record, [offer.gtin])
 
 
-def record_from_node(
-    node: dict, items: Sequence[dict], url: str | None, source: str
-) -> ProductRecord:
-    title = clean_text(node.get("name"))
-    record = ProductRecord(source=source, url=url, title=title)
-    record.brand = name_of(node.get("brand")) or name_of(node.get("manufacturer"))
-    record.image_url = image_of(node.get("image"), url)
-    record.description = clean_text(node.get("description"))
-    record.sku = clean_text(node.get("sku"))
-    record.mpn = clean_text(node.get("mpn"))
-    record.model = name_of(node.get("model"))
-    apply_codes(
-        record, (node.get(k) for k in ("gtin14", "gtin13", "gtin", "gtin12", "gtin8", "isbn"))
-    )
-    _apply_offers(record, node)
-    rating = node.get("aggregateRating")
-    if isinstance(rating, dict):
-        record.average_rating = parse_price(rating.get("ratingValue"))
-        record.review_count = parse_int(rating.get("reviewCount") or rating.get("ratingCount"))
-    reviews = node.get("review")
+def _reviews(record: ProductRecord, reviews: Any) -> None:
     for review in (reviews if isinstance(reviews, list) else [reviews])[:10]:
         if isinstance(review, dict):
             record.top_reviews.append(
                 TopReview(
-                    rating=parse_price((review.get("reviewRating") or {}).get("ratingValue"))
-                    if isinstance(review.get("reviewRating"), dict)
-                    else None,
+                    rating=rating_on_five(review.get("reviewRating"))[0],
                     title=clean_text(review.get("name")),
-                    text=clean_text(review.get("reviewBody")),
+                    text=clean_text(review.get("reviewBody"), DESCRIPTION_LIMIT),
                     author=name_of(review.get("author")),
                     date=(clean_text(review.get("datePublished")) or "")[:10] or None,
                 )
             )
-    weight = node.get("weight")
+
+
+def _measures(record: ProductRecord, data: JsonObject) -> None:
+    weight = data.get("weight")
     if isinstance(weight, dict):
-        record.weight_lbs = to_lbs(
-            weight.get("value"), weight.get("unitCode") or weight.get("unitText")
-        )
+        unit = weight.get("unitCode") or weight.get("unitText")
+        record.weight_lbs = to_lbs(weight.get("value"), unit)
     elif isinstance(weight, str):
         record.weight_lbs = parse_weight(weight)
-    dims = {}
+    dims: dict[str, float | None] = {}
     for key, attr in (("height", "height_in"), ("width", "width_in"), ("depth", "length_in")):
-        value = node.get(key)
+        value = data.get(key)
         if isinstance(value, dict):
-            dims[attr] = to_inches(
-                value.get("value"), value.get("unitCode") or value.get("unitText")
-            )
+            unit = value.get("unitCode") or value.get("unitText")
+            dims[attr] = to_inches(value.get("value"), unit)
     record.dimensions = Dimensions(**dims)
-    category = node.get("category")
+
+
+def record_from_node(
+    node: Node, nodes: Sequence[Node], url: str | None, source: str
+) -> ProductRecord:
+    data = node.data
+    title = clean_text(data.get("name"))
+    record = ProductRecord(source=source, url=url, title=title)
+    record.brand = name_of(data.get("brand")) or name_of(data.get("manufacturer"))
+    record.image_url = image_of(data.get("image"), url)
+    record.description = clean_text(data.get("description"), DESCRIPTION_LIMIT)
+    record.sku = clean_text(data.get("sku"))
+    record.mpn = clean_text(data.get("mpn"))
+    record.model = name_of(data.get("model"))
+    apply_codes(record, (data.get(k) for k in _CODE_KEYS))
+    _apply_offers(record, node)
+    record.average_rating, record.rating_scale = rating_on_five(data.get("aggregateRating"))
+    if isinstance(data.get("aggregateRating"), dict):
+        rating = data["aggregateRating"]
+        record.review_count = parse_int(rating.get("reviewCount") or rating.get("ratingCount"))
+    _reviews(record, data.get("review"))
+    _measures(record, data)
+    category = data.get("category")
     if isinstance(category, str) and category.strip():
         parts = re.split(r"[>\u203a|]", category)
         record.categories = [c for c in (clean_text(p) for p in parts) if c]
     else:
-        record.categories = _breadcrumbs(items, title)
+        record.categories = _breadcrumbs(nodes, title)
+    record.provenance = dict.fromkeys(record.filled(), node.origin)
     return record
 
 
-def _apply_open_graph(record: ProductRecord, og: dict[str, str], url: str | None) -> None:
-    # Open Graph tags are often stale (cached by the CMS); only fill what is missing.
-    record.title = record.title or clean_text(og.get("og:title"))
-    record.image_url = record.image_url or image_of(og.get("og:image"), url)
-    record.brand = record.brand or clean_text(og.get("product:brand") or og.get("og:brand"))
-    if record.current_price is None:
-        price = parse_price(og.get("product:price:amount") or og.get("og:price:amount"))
-        if price is not None:
-            record.current_price = price
-            record.currency = record.currency or clean_text(
-                og.get("product:price:currency") or og.get("og:price:currency")
-            )
-    if record.in_stock is None:
-        record.in_stock = in_stock_from(og.get("product:availability") or og.get("og:availability"))
+def _fill(record: ProductRecord, origin: str, **values: Any) -> None:
+    """Set each empty field of the record to its value here, and say where it came from."""
+    for name, value in values.items():
+        if value in (None, [], "") or getattr(record, name) not in (None, [], ""):
+            continue
+        setattr(record, name, value)
+        record.provenance[name] = origin
+
+
+def _fill_price(record: ProductRecord, origin: str, price: Any, currency: Any, stock: Any) -> None:
+    code = currency_code(currency) or (currency_from(price) if isinstance(price, str) else None)
+    amount = parse_price(price, code or record.currency)
+    if record.current_price is None and amount is not None:
+        _fill(record, origin, current_price=amount, buybox_price=amount)
+        _fill(record, origin, currency=code)
+    state = availability_from(stock)
+    _fill(record, origin, availability=state, in_stock=in_stock_of(state))
+
+
+def _apply_sale(record: ProductRecord, origin: str, sale: float | None) -> None:
+    """A sale price (from tags or page data) below the structured price is what a buyer
+    pays; the structured price becomes the list price."""
+    current = record.current_price
+    if sale is None or current is None or not 0 < sale < current:
+        return
+    record.msrp = max(record.msrp or current, current)
+    record.provenance["msrp"] = record.provenance.get("current_price", origin)
+    record.current_price = record.buybox_price = sale
+    record.provenance["current_price"] = record.provenance["buybox_price"] = origin
+    for offer in record.offers:
+        if offer.is_buybox and offer.price == current:
+            offer.price = sale
+
+
+def _sale_running(meta: dict[str, str]) -> bool:
+    end = re.match(r"\d{4}-\d{2}-\d{2}", meta.get("product:sale_price_dates:end", ""))
+    start = re.match(r"\d{4}-\d{2}-\d{2}", meta.get("product:sale_price_dates:start", ""))
+    today = date.today().isoformat()
+    return not (end and end.group(0) < today) and not (start and start.group(0) > today)
+
+
+def complete(record: ProductRecord, signals: PageSignals, tree: HtmlElement | None) -> None:
+    """Fill what the structured data left out, in the documented order of trust:
+    stray microdata itemprops, Open Graph / product meta tags, then embedded page state."""
+    meta, url = signals.meta, signals.url
+    props = signals.itemprops
+    _fill(record, "microdata", title=props.get("name"), sku=props.get("sku"))
+    price = props.get("price") or props.get("lowPrice")
+    _fill_price(record, "microdata", price, props.get("priceCurrency"), props.get("availability"))
+    _fill(
+        record,
+        "opengraph",
+        title=clean_text(meta.get("og:title")),
+        image_url=image_of(meta.get("og:image"), url),
+        brand=clean_text(meta.get("product:brand") or meta.get("og:brand")),
+        description=clean_text(meta.get("og:description"), DESCRIPTION_LIMIT),
+    )
+    _fill_price(
+        record,
+        "opengraph",
+        meta.get("product:price:amount") or meta.get("og:price:amount"),
+        meta.get("product:price:currency") or meta.get("og:price:currency"),
+        meta.get("product:availability") or meta.get("og:availability"),
+    )
+    if _sale_running(meta):
+        sale = meta.get("product:sale_price:amount")
+        _apply_sale(record, "opengraph", parse_price(sale, record.currency))
+    state = state_product(tree, record.title, record.sku) if tree is not None else None
+    if state is not None:
+        _fill(record, state.origin, title=state.name, sku=state.sku)
+        base = state.price if state.price is not None else state.sale_price
+        _fill_price(record, state.origin, base, state.currency, state.availability)
+        if state.list_price is not None and record.current_price == state.list_price:
+            _apply_sale(record, state.origin, state.sale_price)
+    _fill(record, "page", title=signals.h1)
 
 
 def extract_product(
-    tree: HtmlElement, url: str | None = None, source: str = "jsonld"
+    tree: HtmlElement, url: str | None = None, source: str = "jsonld", *, page_state: bool = True
 ) -> ProductRecord | None:
-    """The page's schema.org Product as a record, or None when there is none."""
-    items = structured_items(tree, url)
-    node = find_product(items, url)
+    """The page's schema.org Product as a record, or None when there is none.
+    `page_state=False` leaves embedded script state alone (for sources that read it)."""
+    nodes = graph_nodes(tree, url)
+    signals = page_signals(tree, url)
+    node = main_product(nodes, signals)
     if node is None:
         return None
-    record = record_from_node(node, items, url, source)
-    _apply_open_graph(record, _open_graph(tree), url)
+    record = record_from_node(node, nodes, url, source)
+    for twin in twins(node, nodes):
+        other = record_from_node(twin, nodes, url, source)
+        fields = {k: getattr(other, k) for k in _FILLABLE}
+        if record.current_price is None and other.current_price is not None:
+            record.offers = other.offers
+            fields |= {k: getattr(other, k) for k in ("current_price", "buybox_price", "msrp")}
+            fields |= {k: getattr(other, k) for k in ("currency", "seller_name", "seller_id")}
+        if record.availability is None:
+            fields |= {"availability": other.availability, "in_stock": other.in_stock}
+        _fill(record, twin.origin, **fields)
+    complete(record, signals, tree if page_state else None)
     return record
 
 

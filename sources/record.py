@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sources.availability import Availability
+
 
 @dataclass
 class Dimensions:
@@ -23,6 +25,10 @@ class Offer:
     in_stock: bool | None = None
     shipping_price: float | None = None
     is_buybox: bool = False
+    availability: Availability | None = None
+    sku: str | None = None
+    gtin: str | None = None  # as the offer gives it (GTIN-8/12/13/14)
+    mpn: str | None = None
 
 
 @dataclass
@@ -68,9 +74,25 @@ class ProductRecord:
     in_stock: bool | None = None
     offers: list[Offer] = field(default_factory=list)
     top_reviews: list[TopReview] = field(default_factory=list)
+    # The stock state behind in_stock (sources.availability.STATES), or None.
+    availability: Availability | None = None
+    # The best rating of the page's scale when it was not 5 (average_rating is on 0-5).
+    rating_scale: float | None = None
+    # Where each field's value came from: {"current_price": "jsonld", "in_stock":
+    # "opengraph", ...}; docs/sources.md lists the origins and their order of trust.
+    provenance: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def filled(self) -> list[str]:
+        """The fields that hold a value: those a provenance entry speaks for."""
+        return [
+            name
+            for name in self.__dataclass_fields__
+            if name not in ("source", "url", "provenance")
+            and getattr(self, name) not in (None, [], {}, "", Dimensions())
+        ]
 
 
 @dataclass
@@ -101,6 +123,9 @@ class ReviewPage:
     histogram: dict[str, int] = field(default_factory=dict)  # "5" -> percent or count
     reviews: list[Review] = field(default_factory=list)
     next_page_url: str | None = None
+    # Set when the page lists only reviews with this many stars (`filterByStar`): its
+    # counts are the filter's, so total_reviews is None; average_rating stays the product's.
+    star_filter: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from sources.availability import availability_from
 from sources.http import HttpClient, HttpStatusError
 from sources.record import Offer, ParseError, PermanentSourceError, ProductRecord
 from sources.values import apply_codes, clean_text, image_of, parse_price, to_lbs
@@ -25,9 +26,8 @@ def _product_url(product_url: str, suffix: str) -> str:
         raise PermanentSourceError(
             f"not a Shopify product URL (…/products/<handle>): {product_url[:200]}"
         )
-    return urlunsplit(
-        (parts.scheme, parts.netloc, match["prefix"] + match["handle"] + suffix, "", "")
-    )
+    path = f"{match['prefix']}{match['handle']}{suffix}"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def json_url(product_url: str) -> str:
@@ -39,8 +39,8 @@ def js_url(product_url: str) -> str:
     return _product_url(product_url, ".js")
 
 
-def _pick_variant(variants: list[dict], url: str | None) -> dict:
-    wanted = parse_qs(urlsplit(url).query).get("variant", [None])[0] if url else None
+def _pick_variant(variants: list[dict[str, Any]], url: str | None) -> dict[str, Any]:
+    wanted = next(iter(parse_qs(urlsplit(url).query).get("variant", [])), None) if url else None
     for variant in variants:
         if wanted is not None and str(variant.get("id")) == wanted:
             return variant
@@ -48,16 +48,17 @@ def _pick_variant(variants: list[dict], url: str | None) -> dict:
     return (available or variants or [{}])[0]
 
 
-def _weight(variant: dict) -> float | None:
+def _weight(variant: dict[str, Any]) -> float | None:
     if variant.get("weight") is not None and variant.get("weight_unit"):
         return to_lbs(variant["weight"], variant["weight_unit"])
     grams = variant.get("grams", variant.get("weight"))  # the .js shape's weight is grams
     return to_lbs(grams, "g") if grams else None
 
 
-def _in_stock(variant: dict) -> bool | None:
-    if isinstance(variant.get("available"), bool):
-        return variant["available"]
+def _in_stock(variant: dict[str, Any]) -> bool | None:
+    available = variant.get("available")
+    if isinstance(available, bool):
+        return available
     quantity = variant.get("inventory_quantity")
     if not isinstance(quantity, int):
         return None
@@ -115,6 +116,7 @@ def parse(body: str, url: str | None = None) -> ProductRecord:
     )
     if record.in_stock is None and isinstance(product.get("available"), bool):
         record.in_stock = product["available"]
+    record.availability = availability_from(record.in_stock)
     apply_codes(record, [variant.get("barcode")])
     if price is not None:
         record.offers = [
@@ -125,8 +127,11 @@ def parse(body: str, url: str | None = None) -> ProductRecord:
                 condition="new",
                 in_stock=record.in_stock,
                 is_buybox=True,
+                availability=record.availability,
+                sku=record.sku,
             )
         ]
+    record.provenance = dict.fromkeys(record.filled(), "shopify_js" if cents else "shopify_json")
     return record
 
 

@@ -4,6 +4,7 @@ barcodes, names and images as shops write them."""
 from __future__ import annotations
 
 import html as html_lib
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -13,10 +14,31 @@ import lxml.html
 from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
+from sources.availability import availability_from, in_stock_of
+from sources.prices import parse_number, parse_price
 from sources.record import ParseError, ProductRecord
 
-SCHEMA_PREFIX = re.compile(r"^https?://schema\.org/", re.I)
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:[,.'\u00a0\u202f ]\d{3})+|\d+)(?:[.,]\d+)?")
+__all__ = [
+    "DESCRIPTION_LIMIT",
+    "SCHEMA_PREFIX",
+    "apply_codes",
+    "clean_text",
+    "image_of",
+    "in_stock_from",
+    "name_of",
+    "parse_html",
+    "parse_int",
+    "parse_number",
+    "parse_price",
+    "parse_weight",
+    "to_inches",
+    "to_lbs",
+]
+
+SCHEMA_PREFIX = re.compile(r"^(?:(?:https?:)?//(?:www\.)?schema\.org/|schema:)", re.I)
+_NUMBER = re.compile(r"(?:\d{1,3}(?:[,.'\u00a0\u202f\u2009 ]\d{3})+(?!\d)|\d+)(?:[.,]\d+)?")
+TEXT_LIMIT = 1_000  # names, brands, sellers: a hostile page cannot make giant values
+DESCRIPTION_LIMIT = 10_000
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_TAG = re.compile(r"</?(?:p|br|li|ul|ol|div|h[1-6]|tr|td|th|table|section)\b[^>]*>", re.I)
 _WEIGHT_UNITS = {
@@ -54,8 +76,6 @@ _LENGTH_UNITS = {
     "fot": 12.0,
     "feet": 12.0,
 }
-_IN_STOCK = {"instock", "limitedavailability", "onlineonly", "instoreonly", "in stock", "available"}
-_OUT_OF_STOCK = {"outofstock", "soldout", "discontinued", "backorder", "out of stock", "oos"}
 
 
 # ---- value helpers shared by the product sources -------------------------------------
@@ -72,40 +92,20 @@ def parse_html(text: str) -> HtmlElement:
         raise ParseError(f"not an HTML page: {exc}") from exc
 
 
-def clean_text(value: Any) -> str | None:
-    """Unescape HTML entities, drop tags, collapse whitespace; None for empty."""
+def clean_text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
+    """Unescape HTML entities, drop tags, collapse whitespace, cut at `limit` characters
+    (on a word boundary when one is near); None for empty."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = html_lib.unescape(str(value))
+    # Markup and entities shrink in cleaning; beyond this much raw text nothing survives.
+    text = html_lib.unescape(str(value)[: limit * 8 + 1_000])
     text = html_lib.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", text)))
     text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > limit:
+        cut = text[: limit - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > limit * 0.8 else cut).rstrip() + "\u2026"
     return text or None
-
-
-def parse_price(value: Any) -> float | None:
-    """A decimal amount from a number or a string such as "19.99", "1,299.00", "1.299,00"."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        return parse_price(value.get("price", value.get("amount", value.get("value"))))
-    match = _NUMBER.search(str(value))
-    if not match:
-        return None
-    s = re.sub(r"[\s'\u00a0\u202f]", "", match.group(0))
-    if "," in s and "." in s:
-        decimal = "," if s.rfind(",") > s.rfind(".") else "."
-        s = s.replace("." if decimal == "," else ",", "").replace(",", ".")
-    elif "," in s:
-        parts = s.split(",")
-        s = s.replace(",", "") if len(parts) > 2 or len(parts[-1]) == 3 else s.replace(",", ".")
-    elif s.count(".") > 1:
-        s = s.replace(".", "")
-    try:
-        return float(s)
-    except ValueError:
-        return None
 
 
 def parse_int(value: Any) -> int | None:
@@ -113,8 +113,8 @@ def parse_int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value)
-    text = str(value)
+        return int(value) if math.isfinite(value) else None
+    text = str(value)[:200]
     if re.fullmatch(r"\s*\d+\.\d{1,2}\s*", text):
         return int(float(text))
     match = _NUMBER.search(text)
@@ -122,13 +122,13 @@ def parse_int(value: Any) -> int | None:
 
 
 def to_lbs(amount: Any, unit: str | None) -> float | None:
-    value = parse_price(amount)
+    value = parse_number(amount)
     factor = _WEIGHT_UNITS.get((unit or "lb").strip().lower().rstrip("."))
     return round(value * factor, 3) if value is not None and factor else None
 
 
 def to_inches(amount: Any, unit: str | None) -> float | None:
-    value = parse_price(amount)
+    value = parse_number(amount)
     factor = _LENGTH_UNITS.get((unit or "in").strip().lower().rstrip("."))
     return round(value * factor, 2) if value is not None and factor else None
 
@@ -141,10 +141,7 @@ def parse_weight(text: str | None) -> float | None:
 
 def in_stock_from(value: Any) -> bool | None:
     """schema.org / OG availability ("https://schema.org/InStock", "instock") as a bool."""
-    if isinstance(value, bool):
-        return value
-    key = SCHEMA_PREFIX.sub("", str(value or "")).strip().lower()
-    return True if key in _IN_STOCK else False if key in _OUT_OF_STOCK else None
+    return in_stock_of(availability_from(value))
 
 
 def _gtin_valid(code: str) -> bool:
@@ -183,10 +180,7 @@ def image_of(value: Any, base: str | None) -> str | None:
         return next((i for i in (image_of(x, base) for x in value) if i), None)
     if isinstance(value, dict):
         return image_of(value.get("url") or value.get("contentUrl"), base)
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and value.strip() and len(value) <= 4_096:
         url = html_lib.unescape(value.strip())
         return urljoin(base, url) if base else ("https:" + url if url.startswith("//") else url)
     return None
-
-
-# ---- finding the Product -------------------------------------------------------------

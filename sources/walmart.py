@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml.html import HtmlElement
 
+from sources.availability import Availability, availability_from
 from sources.http import HttpClient
 from sources.jsonld import extract_product
 from sources.record import (
@@ -54,7 +55,7 @@ def _dig(obj: Any, *keys: str | int) -> Any:
     return obj
 
 
-def _next_data(tree: HtmlElement) -> dict:
+def _next_data(tree: HtmlElement) -> dict[str, Any]:
     scripts = tree.xpath('//script[@id="__NEXT_DATA__"]')
     if not scripts:
         return {}
@@ -76,7 +77,14 @@ def _us_date(text: Any) -> str | None:
     return date(year, month, day).isoformat()
 
 
-def _offer(node: dict, currency: str | None) -> Offer:
+def _state(status: Any) -> Availability | None:
+    """Walmart's availabilityStatus (IN_STOCK, OUT_OF_STOCK, PRE_ORDER, ...) as a state."""
+    if status is None:
+        return None
+    return availability_from(status) or ("in_stock" if status == "AVAILABLE" else "out_of_stock")
+
+
+def _offer(node: dict[str, Any], currency: str | None) -> Offer:
     status = node.get("availabilityStatus")
     return Offer(
         seller_id=clean_text(node.get("sellerId")),
@@ -86,6 +94,7 @@ def _offer(node: dict, currency: str | None) -> Offer:
         condition=(clean_text(node.get("conditionType") or node.get("condition")) or "new").lower(),
         in_stock=None if status is None else status == "IN_STOCK",
         shipping_price=parse_price(_dig(node, "shippingOption", "shipPrice", "price")),
+        availability=_state(status),
     )
 
 
@@ -110,7 +119,7 @@ def _apply_specs(record: ProductRecord, specs: Any) -> None:
             record.model = record.model or value
 
 
-def _from_next_data(data: dict, url: str | None) -> ProductRecord | None:
+def _from_next_data(data: dict[str, Any], url: str | None) -> ProductRecord | None:
     product = data.get("product")
     if not isinstance(product, dict) or not product.get("usItemId"):
         return None
@@ -148,6 +157,7 @@ def _from_next_data(data: dict, url: str | None) -> ProductRecord | None:
             if n
         ],
         in_stock=None if status is None else status == "IN_STOCK",
+        availability=_state(status),
     )
     record.buybox_price = record.current_price
     apply_codes(record, [product.get("upc"), product.get("gtin13"), product.get("ean")])
@@ -179,11 +189,20 @@ def _from_next_data(data: dict, url: str | None) -> ProductRecord | None:
         reviews.get("averageOverallRating")
     )
     record.review_count = record.review_count or parse_int(reviews.get("totalReviewCount"))
+    record.provenance = dict.fromkeys(record.filled(), "next_data")
     return record
 
 
 def _is_empty(value: Any) -> bool:
     return value is None or value == [] or value == Dimensions()
+
+
+# The fields a record's provenance speaks for (not its source, url or the provenance).
+_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(ProductRecord)
+    if f.name not in ("source", "url", "provenance")
+)
 
 
 def parse_page(html: str, url: str | None = None) -> ProductRecord:
@@ -192,7 +211,7 @@ def parse_page(html: str, url: str | None = None) -> ProductRecord:
     if tree.xpath('//*[@id="px-captcha"]') or "Robot or human" in (tree.findtext(".//title") or ""):
         raise ParseError("Walmart answered with a bot check (captcha) instead of the item")
     record = _from_next_data(_next_data(tree), url)
-    structured = extract_product(tree, url, source="walmart")
+    structured = extract_product(tree, url, source="walmart", page_state=False)
     if (
         structured is not None
         and structured.sku
@@ -206,12 +225,16 @@ def parse_page(html: str, url: str | None = None) -> ProductRecord:
         record = structured
         if record.sku and record.sku.isdigit():
             record.item_id = record.sku
+            record.provenance["item_id"] = record.provenance.get("sku", "jsonld")
     elif structured is not None:
-        for field in dataclasses.fields(record):
-            if _is_empty(getattr(record, field.name)):
-                setattr(record, field.name, getattr(structured, field.name))
+        for name in _FIELDS:
+            if _is_empty(getattr(record, name)) and not _is_empty(getattr(structured, name)):
+                setattr(record, name, getattr(structured, name))
+                record.provenance[name] = structured.provenance.get(name, "jsonld")
     if record.buybox_price is None:
         record.buybox_price = record.current_price
+        if "current_price" in record.provenance:
+            record.provenance["buybox_price"] = record.provenance["current_price"]
     return record
 
 

@@ -54,6 +54,11 @@ def test_amazon_max_pages_caps_the_walk(sim: SimulatorHandle, client: HttpClient
         ("amazon.it", "Italy"),
         ("amazon.es", "Spain"),
         ("amazon.co.uk", "United Kingdom"),
+        ("amazon.nl", "Netherlands"),
+        ("amazon.pl", "Poland"),
+        ("amazon.se", "Sweden"),
+        ("amazon.com.tr", "Turkey"),
+        ("amazon.co.jp", "Japan"),
     ],
 )
 def test_amazon_marketplaces_speak_their_language(
@@ -145,3 +150,31 @@ def test_handles_without_a_style_prefix_get_varied_styles(
     assert len({style_for(f"product-{n}") for n in range(60)}) == len(STYLES)
     for n in range(12):
         assert jsonld.fetch_product(client, f"{sim.url}/sites/shop{n}/p/product-{n}").current_price
+
+
+def test_simulated_shop_variants_serve_the_shapes_they_stand_for(
+    sim: SimulatorHandle, client: HttpClient
+) -> None:
+    base = f"{sim.url}/sites/acme/p/"
+    several = jsonld.fetch_product(client, base + "multioffer-headphones")
+    assert len(several.offers) >= 3 and not several.offers[0].is_buybox
+    nested = jsonld.fetch_product(client, base + "nested-kettle")
+    facts = product_facts(0, "acme", "nested-kettle", 0, None)
+    assert nested.title == facts["title"] and len(nested.offers) == 1
+    og_only = jsonld.fetch_product(client, base + "ogonly-throw")
+    assert og_only.provenance["current_price"] == "opengraph"
+    assert og_only.provenance["title"] == "jsonld"
+
+
+@pytest.mark.parametrize("style", ["offerlist", "multioffer", "nested", "ogonly"])
+def test_variants_agree_with_the_facts_out_of_stock_too(
+    sim: SimulatorHandle, client: HttpClient, style: str
+) -> None:
+    handle = next(
+        f"{style}-{n}"
+        for n in range(200)
+        if not product_facts(0, "acme", f"{style}-{n}", 0, None)["in_stock"]
+    )
+    facts = product_facts(0, "acme", handle, 0, None)
+    record = jsonld.fetch_product(client, f"{sim.url}/sites/acme/p/{handle}")
+    assert (record.current_price, record.in_stock) == (facts["price"], False)

@@ -83,3 +83,12 @@ def test_js_shape_prices_are_cents(page: Callable[[str], str]) -> None:
 def test_junk_is_a_parse_error(junk: str) -> None:
     with pytest.raises(ParseError):
         parse(junk)
+
+
+def test_provenance_and_availability_name_the_shape(page: Callable[[str], str]) -> None:
+    from_json = parse(page("shopify_product.json"))
+    from_js = parse(page("shopify_product.js"))
+    assert set(from_json.provenance.values()) == {"shopify_json"}
+    assert set(from_js.provenance.values()) == {"shopify_js"}
+    assert from_json.provenance["current_price"] == "shopify_json"
+    assert from_json.availability == ("in_stock" if from_json.in_stock else "out_of_stock")

@@ -38,7 +38,9 @@ def test_availability_urls_and_bare_names_map_to_in_stock() -> None:
     assert in_stock_from("http://schema.org/OutOfStock") is False
     assert in_stock_from("InStock") is True
     assert in_stock_from("instock") is True
-    assert in_stock_from("PreOrder") is None
+    # Orderable but not from stock: a monitor reports "back in stock" when it ships.
+    assert in_stock_from("PreOrder") is False
+    assert in_stock_from("Sideways") is None
 
 
 def test_upc_gives_padded_gtin_and_no_ean() -> None:

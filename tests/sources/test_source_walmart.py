@@ -73,3 +73,20 @@ def test_broken_next_data_without_json_ld_is_a_parse_error() -> None:
     )
     with pytest.raises(ParseError):
         parse_page(html)
+
+
+def test_provenance_names_the_page_data_and_what_json_ld_filled(
+    page: Callable[[str], str],
+) -> None:
+    record = parse_page(page("walmart_item.html"))
+    assert record.provenance["current_price"] == "next_data"
+    assert record.provenance["in_stock"] == "next_data"
+    assert (record.availability, record.offers[0].availability) == ("in_stock", "in_stock")
+    filled_from_json_ld = {k for k, v in record.provenance.items() if v == "jsonld"}
+    assert filled_from_json_ld == {"sku"}  # the page data has no sku; the JSON-LD has
+
+
+def test_json_ld_only_page_says_so(page: Callable[[str], str]) -> None:
+    record = parse_page(page("walmart_jsonld_only.html"))
+    assert set(record.provenance.values()) == {"jsonld"}
+    assert record.provenance["item_id"] == "jsonld"
