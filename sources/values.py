@@ -144,7 +144,8 @@ def in_stock_from(value: Any) -> bool | None:
     return in_stock_of(availability_from(value))
 
 
-def _gtin_valid(code: str) -> bool:
+def gtin_valid(code: str) -> bool:
+    """The GS1 check digit of an 8, 12, 13 or 14 digit code is right."""
     digits = [int(c) for c in code]
     total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
     return (10 - total % 10) % 10 == digits[-1]
@@ -154,7 +155,7 @@ def apply_codes(record: ProductRecord, codes: Iterable[Any]) -> None:
     """Fill upc / ean / isbn / gtin (GTIN-14, zero padded) from barcodes, keeping any set."""
     for raw in codes:
         code = re.sub(r"[\s-]", "", str(raw or ""))
-        if not code.isdigit() or len(code) not in (8, 12, 13, 14) or not _gtin_valid(code):
+        if not code.isdigit() or len(code) not in (8, 12, 13, 14) or not gtin_valid(code):
             continue
         record.gtin = record.gtin or code.zfill(14)
         if len(code) == 13:

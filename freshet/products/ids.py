@@ -19,6 +19,7 @@ from freshet.accounts import Principal
 from freshet.errors import BadRequest, NotFoundError
 from freshet.settings import Settings
 from sources.urls import domain_of, is_http_url, normalize_url, url_matches_domain
+from sources.values import gtin_valid
 from store.tables import catalogs, products
 
 FORMATS = ("item_id", "upc", "ean", "isbn", "gtin", "asin", "uuid", "url")
@@ -55,12 +56,6 @@ class Target:
 
 def _bad(message: str) -> BadRequest:
     return BadRequest(message, title="Invalid product id", code="bad_request")
-
-
-def gtin_ok(code: str) -> bool:
-    digits = [int(c) for c in code]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return (10 - total % 10) % 10 == digits[-1]
 
 
 def isbn10_ok(code: str) -> bool:
@@ -139,14 +134,14 @@ def _validate(fmt: str, value: str) -> str:
         v = value.replace("-", "").upper()
         if len(v) == 10 and isbn10_ok(v):
             return v
-        if len(v) == 13 and v.isdigit() and v.startswith(("978", "979")) and gtin_ok(v):
+        if len(v) == 13 and v.isdigit() and v.startswith(("978", "979")) and gtin_valid(v):
             return v
         raise _bad(f"{value[:40]!r} is not a valid ISBN-10 or ISBN-13 (check digit included).")
     lengths = {"upc": 12, "ean": 13, "gtin": 14}
     n = lengths[fmt]
     if not (value.isdigit() and len(value) == n):
         raise _bad(f"A {fmt.upper()} is {n} digits; use format=item_id for a Walmart item id.")
-    if not gtin_ok(value):
+    if not gtin_valid(value):
         raise _bad(
             f"{value} has a wrong check digit for a {fmt.upper()}; use format=item_id if "
             "it is a Walmart item id."

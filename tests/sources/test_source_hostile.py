@@ -98,15 +98,11 @@ def test_thousands_of_offers_parse_in_bounded_time(shop: HostileShop, client: Ht
     outcome, took = fetch(client, f"{shop.url}/offers?n=5000")
     print(f"\n/offers (5000): {took:.2f}s")
     assert isinstance(outcome, ProductRecord), outcome
-    assert len(outcome.offers) == 5000 and took <= TOTAL + SLACK
+    # the record keeps a bounded number of offers (sources.offers caps them), still priced
+    assert 0 < len(outcome.offers) <= 200 and outcome.current_price is not None
+    assert took <= TOTAL + SLACK
 
 
-@pytest.mark.xfail(
-    raises=RecursionError,
-    strict=True,
-    reason="sources/jsonld.py (the parser engineer's) lets json's RecursionError out of "
-    "_load_block instead of skipping the block; the job then fails as a crash",
-)
 def test_bottomless_json_ld_is_unparseable_not_a_crash(
     shop: HostileShop, client: HttpClient
 ) -> None:
