@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 _EN_MONTHS = [
     "January",
@@ -209,7 +210,7 @@ def _en_us(d: date) -> str:
     return f"{_EN_MONTHS[d.month - 1]} {d.day}, {d.year}"
 
 
-LOCALES: dict[str, dict] = {
+LOCALES: dict[str, dict[str, Any]] = {
     "en-US": {
         "lang": "en",
         "html_lang": "en-us",
@@ -348,7 +349,7 @@ MARKETPLACES = {
 }
 
 
-def locale_for(marketplace: str) -> dict:
+def locale_for(marketplace: str) -> dict[str, Any]:
     return LOCALES[MARKETPLACES.get(marketplace, "en-US")]
 
 
