@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api import batch, docs_routes, health, jobs, metrics, products, reviews, usage, workflows
@@ -30,7 +31,7 @@ def create_app(
 
     app = Flask("freshet")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's default provider
     app.extensions["freshet"] = rt
     app.extensions["freshet.auth_cache"] = _PrincipalCache()
 

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast, overload
 
 from flask import Response, current_app, g, request
 
@@ -19,7 +19,7 @@ from guards import Admission, RateWindow
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["freshet"]
+    return cast(Runtime, current_app.extensions["freshet"])
 
 
 class _PrincipalCache:
@@ -78,7 +78,15 @@ def read_window(principal: Principal) -> RateWindow:
     return RateWindow(f"key:{principal.key_id}:read", runtime().settings.read_limit_per_minute)
 
 
-def requires_key(view: Callable[..., Any] | None = None, *, reads: bool = False) -> Any:
+@overload
+def requires_key(view: Callable[..., Any], *, reads: bool = False) -> Callable[..., Any]: ...
+@overload
+def requires_key(
+    view: None = None, *, reads: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def requires_key(
+    view: Callable[..., Any] | None = None, *, reads: bool = False
+) -> Callable[..., Any] | Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Authenticate; `reads=True` counts the call against the generous per-key read limit."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -45,7 +45,7 @@ def _not_found() -> NotFoundError:
 def job_json(job: dict[str, Any]) -> dict[str, Any]:
     result = job.get("result") or {}
     status = STATUS_WORDS[job["status"]]
-    return _job.dump(
+    dumped: dict[str, Any] = _job.dump(  # marshmallow leaves Schema.dump's return unannotated
         {
             "jobId": job["id"],
             "kind": job["kind"],
@@ -65,6 +65,7 @@ def job_json(job: dict[str, Any]) -> dict[str, Any]:
             "productId": str(job["product_id"]) if job.get("product_id") else None,
         }
     )
+    return dumped
 
 
 def load_job(raw_id: str) -> dict[str, Any]:

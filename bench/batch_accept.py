@@ -40,7 +40,9 @@ def measure(
         session.post(
             url, json={"targets": targets(sim_url, size, uuid.uuid4().hex[:10])}, timeout=30
         )
-    times, accepted, statuses = [], 0, {}
+    times: list[float] = []
+    accepted = 0
+    statuses: dict[int, int] = {}
     for _ in range(requests_n):
         body = {"targets": targets(sim_url, size, uuid.uuid4().hex[:10])}
         t0 = time.perf_counter()

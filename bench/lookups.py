@@ -88,8 +88,11 @@ def _wrk(
         ).stdout
     finally:
         os.unlink(script.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
+    rps_m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total_m = re.search(r"(\d+) requests in", out)
+    assert rps_m is not None and total_m is not None, f"no summary in wrk's output:\n{out}"
+    rps = float(rps_m.group(1))
+    total = int(total_m.group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     lat = {}
@@ -117,8 +120,11 @@ def _python(
     counts = [0] * connections
     bad = [0] * connections
 
+    host = parts.hostname
+    assert host is not None, f"no host in {url!r}"
+
     def client(i: int) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn = http.client.HTTPConnection(host, parts.port, timeout=10)
         k = i
         while time.monotonic() < stop:
             path, extra = items[k % len(items)]

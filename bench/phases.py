@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.report import Row, mib, ms, per_s, verdict, x
-from bench.stack import ROOT, WORKER_QUEUES, BenchError, Stack
+from bench.stack import ROOT, WORKER_QUEUES, BenchError, Proc, Stack
 from bench.stats import PeakRss
 
 RESULTS = ROOT / "bench" / "results"
@@ -218,7 +218,8 @@ class Bench:
             )
             tenant, _ = unlimited_tenant(self.engine, catalogs=[batch_accept.CATALOG])
             self.data["batch_headers"] = tenant.headers
-        return self.data["batch_headers"]
+        headers: dict[str, str] = self.data["batch_headers"]
+        return headers
 
     # 2 -------------------------------------------------------------------------------------
     def per_refresh(self) -> None:
@@ -281,7 +282,7 @@ class Bench:
                 )
             )
 
-    def main_worker(self):  # -> Proc
+    def main_worker(self) -> Proc:
         proc = self.stack.procs.get("worker")
         if proc is None or not proc.alive():
             proc = self.stack.start_worker("worker", 8, app=self.app)
@@ -318,6 +319,7 @@ class Bench:
                         api_url=self.api_url, headers=self.batch_tenant(), **common
                     )
                 else:
+                    assert principal is not None  # made above whenever use_batch is false
                     d = throughput.measure_reviews(rt=self.rt, principal=principal, **common)
                 self.data["throughput"].append(d)
                 conc_bound = c / (SIM_LATENCY_MS / 1000)

@@ -16,12 +16,14 @@ import cProfile
 import pstats
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pyinstrument import Profiler
 
 from bench.phases import log
 from bench.stack import Stack
+from freshet.runtime import Message
 
 
 class _CProfile:
@@ -54,7 +56,7 @@ class _CProfile:
 class _Discard:
     """A publisher that sends nothing: the jobs stay queued for run_job to take directly."""
 
-    def publish(self, dispatches: list[Any]) -> None:
+    def publish(self, dispatches: Sequence[Message]) -> None:
         return None
 
 

@@ -46,6 +46,8 @@ def queue_empty(client: redis.Redis, queue: str) -> bool:
     pipe = client.pipeline(transaction=False)
     pipe.llen(queue)
     pipe.hlen(UNACKED)
+    waiting: int
+    unacked: int
     waiting, unacked = pipe.execute()
     return waiting == 0 and unacked == 0
 

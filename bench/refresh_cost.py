@@ -114,6 +114,7 @@ def measure(
 
     def batches(count: int, btag: str, urls_out: list[str]) -> Callable[[], tuple[JobSet, int]]:
         def submit() -> tuple[JobSet, int]:
+            assert batch is not None  # batches() is only used when the batch endpoint exists
             wids, urls = batch_accept.post_batches(
                 batch["api_url"], batch["sim_url"], batch["headers"], count, btag
             )

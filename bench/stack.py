@@ -19,13 +19,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import redis
 import requests
 
 from tests.services import create_database, drop_database, free_port
+
+if TYPE_CHECKING:
+    from freshet.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_QUEUES = ("interactive", "reviews", "batch", "default", "bench")
@@ -79,6 +82,11 @@ class Proc:
                 f"{self.name} exited with {self.popen.returncode}; "
                 f"last lines of {self.log_path}:\n{self.tail()}"
             )
+
+    def alive_and(self, ready: Callable[[], bool]) -> bool:
+        """check_alive(), then `ready()`: a wait_until check that fails fast if it died."""
+        self.check_alive()
+        return ready()
 
     def tail(self, n: int = 25) -> str:
         try:
@@ -185,7 +193,7 @@ class Stack:
         env.update(extra)
         return env
 
-    def settings(self):  # -> freshet.settings.Settings
+    def settings(self) -> Settings:
         from freshet.settings import load_settings
 
         return load_settings(environ={}, log_json=False, **self.settings_overrides())
@@ -242,7 +250,7 @@ class Stack:
             ],
         )
         client = redis.Redis(port=self.redis_port, socket_connect_timeout=0.2)
-        wait_until(lambda: proc.check_alive() or client.ping(), 10, "redis")
+        wait_until(lambda: proc.alive_and(client.ping), 10, "redis")
         client.close()
 
     def _start_simulator(self) -> None:
@@ -251,7 +259,9 @@ class Stack:
             [sys.executable, "-m", "freshet.cli", "simulator", "--port", str(self.sim_port)],
         )
         wait_until(
-            lambda: proc.check_alive() or requests.get(self.sim_url + "/_sim/stats", timeout=1).ok,
+            lambda: proc.alive_and(
+                lambda: requests.get(self.sim_url + "/_sim/stats", timeout=1).ok
+            ),
             30,
             "simulator",
         )
@@ -289,7 +299,7 @@ class Stack:
         )
         url = f"http://127.0.0.1:{port}"
         wait_until(
-            lambda: proc.check_alive() or requests.get(url + "/healthz", timeout=1).ok, 60, name
+            lambda: proc.alive_and(lambda: requests.get(url + "/healthz", timeout=1).ok), 60, name
         )
         # Every worker process has imported the app once /healthz answers twice in a row
         # across a few connections; give the second worker its moment too.

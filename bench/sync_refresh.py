@@ -65,7 +65,9 @@ def measure(
     sessions = [requests.Session() for _ in header_sets]
     for s, h in zip(sessions, header_sets, strict=True):
         s.headers.update(h)
-    times, statuses, first_body = [], {}, None
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    first_body: Any = None
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     fetched0 = sim_total()
     for i, pid in enumerate(ids):

@@ -18,12 +18,12 @@ def _session() -> requests.Session:
     return s
 
 
-@shared_task(name="bench.noop", ignore_result=True, acks_late=True)
+@shared_task(name="bench.noop", ignore_result=True, acks_late=True)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def noop(n: int) -> None:
     return None
 
 
-@shared_task(name="bench.http_get", ignore_result=True, acks_late=True)
+@shared_task(name="bench.http_get", ignore_result=True, acks_late=True)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def http_get(url: str) -> int:
     resp = _session().get(url, timeout=10)
     resp.raise_for_status()

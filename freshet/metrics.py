@@ -93,7 +93,7 @@ def scrape_registry(*extra: Any) -> CollectorRegistry:
     """A registry for one scrape: every process's values (or this process's) plus `extra`."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_dir():
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     else:
         registry.register(_Delegate(REGISTRY))
     for collector in extra:
@@ -209,4 +209,7 @@ def upstream_fetch(rt: Any, job: dict[str, Any]) -> Iterator[None]:
 def _lookup_catalog_source(rt: Any, catalog_id: int) -> str | None:
 
     with rt.engine.connect() as conn:
-        return conn.execute(select(catalogs.c.source).where(catalogs.c.id == catalog_id)).scalar()
+        source: str | None = conn.execute(
+            select(catalogs.c.source).where(catalogs.c.id == catalog_id)
+        ).scalar()
+        return source

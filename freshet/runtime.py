@@ -20,10 +20,26 @@ from guards import Guards
 from sources.http import HttpClient
 
 
+class Message(Protocol):
+    """What a publisher sends: a task by name with its one argument (a job id, or another
+    id such as a workflow's), on a queue. `Dispatch` is the usual one."""
+
+    @property
+    def job_id(self) -> int | str: ...
+    @property
+    def task_name(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def countdown(self) -> float | None: ...
+
+
 class Publisher(Protocol):
     """Sends jobs to Celery by task name; a no-op stand-in is used where nothing may publish."""
 
-    def publish(self, dispatches: Sequence[Dispatch]) -> None: ...
+    def publish(self, dispatches: Sequence[Message]) -> None: ...
 
 
 @dataclass(frozen=True)

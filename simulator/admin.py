@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -25,7 +25,7 @@ bp = Blueprint("sim_admin", __name__, url_prefix="/_sim")
 
 
 def _state() -> SimState:
-    return current_app.extensions["simulator"]
+    return cast(SimState, current_app.extensions["simulator"])
 
 
 def _bad(message: str) -> ResponseReturnValue:

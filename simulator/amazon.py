@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from html import escape
+from typing import Any
 
 from flask import Blueprint, abort, current_app, request
 
@@ -90,7 +91,7 @@ def _histogram(seed: int, asin: str) -> tuple[dict[int, int], float]:
     return percents, average
 
 
-def _review_html(seed: int, asin: str, index: int, locale: dict) -> str:
+def _review_html(seed: int, asin: str, index: int, locale: dict[str, Any]) -> str:
     r = rng(seed, "amazon-review", asin, index)
     rating = r.choices((5, 4, 3, 2, 1), weights=(50, 20, 10, 7, 13))[0]
     sentences = loc.SENTENCES[locale["lang"]]
@@ -198,7 +199,7 @@ def render_reviews(
 
 @bp.get("/amazon/<marketplace>/product-reviews/<asin>/", strict_slashes=False)
 @bp.get("/amazon/<marketplace>/product-reviews/<asin>/<path:ref>")
-def reviews(marketplace: str, asin: str, ref: str | None = None) -> tuple[str, int, dict]:
+def reviews(marketplace: str, asin: str, ref: str | None = None) -> tuple[str, int, dict[str, str]]:
     if not ASIN_RE.match(asin) or not MARKETPLACE_RE.match(marketplace):
         abort(404)
     asin = asin.upper()

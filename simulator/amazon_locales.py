@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from simulator.amazon_words import AUTHORS, SENTENCES, TITLES
 
@@ -149,7 +150,7 @@ def _en_us(d: date) -> str:
     return f"{_EN_MONTHS[d.month - 1]} {d.day}, {d.year}"
 
 
-LOCALES: dict[str, dict] = {
+LOCALES: dict[str, dict[str, Any]] = {
     "en-US": {
         "lang": "en",
         "html_lang": "en-us",
@@ -410,7 +411,7 @@ MARKETPLACES = {
 }
 
 
-def locale_for(marketplace: str) -> dict:
+def locale_for(marketplace: str) -> dict[str, Any]:
     return LOCALES[MARKETPLACES.get(marketplace, "en-US")]
 
 

@@ -5,6 +5,7 @@ pinned prices and request statistics controlled through `/_sim/` (see simulator.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from flask import Flask, Response, g, request, stream_with_context
 from flask.typing import ResponseReturnValue
@@ -73,7 +74,7 @@ def blob() -> ResponseReturnValue:
     """`/blob?bytes=N`: N filler bytes streamed without Content-Length (size-cap tests)."""
     size = min(max(int(request.args.get("bytes", "0") or 0), 0), MAX_BLOB)
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         remaining = size
         while remaining > 0:
             step = min(remaining, 65536)

@@ -71,7 +71,7 @@ def product_data(
     }
 
 
-def render_json(p: dict) -> str:
+def render_json(p: dict[str, Any]) -> str:
     product = {
         "id": p["id"],
         "title": p["title"],
@@ -123,7 +123,7 @@ def render_json(p: dict) -> str:
     return json.dumps({"product": product})
 
 
-def _js(p: dict) -> dict:
+def _js(p: dict[str, Any]) -> dict[str, Any]:
     cents = [round(v["price"] * 100) for v in p["variants"]]
     compare = p["variants"][0]["compare_at_price"]
     return {
@@ -166,11 +166,11 @@ def _js(p: dict) -> dict:
     }
 
 
-def render_js(p: dict) -> str:
+def render_js(p: dict[str, Any]) -> str:
     return json.dumps(_js(p))
 
 
-def render_html(p: dict, shop: str, path: str) -> str:
+def render_html(p: dict[str, Any], shop: str, path: str) -> str:
     first = p["variants"][0]
     jsonld = {
         "@context": "http://schema.org/",
@@ -208,7 +208,7 @@ def render_html(p: dict, shop: str, path: str) -> str:
 
 
 @bp.get("/shops/<shop>/products/<handle>")
-def product(shop: str, handle: str) -> tuple[str, int, dict]:
+def product(shop: str, handle: str) -> tuple[str, int, dict[str, str]]:
     kind = "html"
     for suffix in (".json", ".js"):
         if handle.endswith(suffix):

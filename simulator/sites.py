@@ -69,7 +69,7 @@ def product_facts(
     }
 
 
-def _body(f: dict, image: str) -> str:
+def _body(f: dict[str, Any], image: str) -> str:
     symbol = _SYMBOLS[f["currency"]]
     return (
         f'<div class="product-detail"><img src="{image}" alt=""><h1>{escape(f["title"])}</h1>'
@@ -78,7 +78,7 @@ def _body(f: dict, image: str) -> str:
     )
 
 
-def render(f: dict, site: str, url: str) -> str:
+def render(f: dict[str, Any], site: str, url: str) -> str:
     item, style, cur, price = f["item"], f["style"], f["currency"], f["price"]
     image = f"https://cdn.{site}.example/img/{item.image_id}.jpg"
     rating = {
@@ -297,7 +297,7 @@ def render(f: dict, site: str, url: str) -> str:
 
 
 @bp.get("/sites/<site>/p/<handle>")
-def product_page(site: str, handle: str) -> tuple[str, int, dict]:
+def product_page(site: str, handle: str) -> tuple[str, int, dict[str, str]]:
     if not HANDLE_RE.match(handle) or not HANDLE_RE.match(site):
         abort(404)
     state = current_app.extensions["simulator"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from html import escape
+from typing import Any
 
 from flask import Blueprint, abort, current_app
 
@@ -36,7 +37,7 @@ def _slug(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-")
 
 
-def _price_info(price: float, was: float | None) -> dict:
+def _price_info(price: float, was: float | None) -> dict[str, Any]:
     return {
         "currentPrice": {
             "price": price,
@@ -57,7 +58,7 @@ def _price_info(price: float, was: float | None) -> dict:
     }
 
 
-def _sponsored(seed: int, item_id: str, drift: float) -> list[dict]:
+def _sponsored(seed: int, item_id: str, drift: float) -> list[dict[str, Any]]:
     others = []
     for k in range(1, 4):
         other_id = str(int(item_id) + k * 7919)
@@ -85,7 +86,7 @@ def _sponsored(seed: int, item_id: str, drift: float) -> list[dict]:
     return others
 
 
-def _reviews(seed: int, item_id: str, item: Item) -> dict:
+def _reviews(seed: int, item_id: str, item: Item) -> dict[str, Any]:
     r = rng(seed, "walmart-reviews", item_id)
     customer = [
         {
@@ -168,7 +169,7 @@ def render_item(seed: int, item_id: str, drift: float, pinned: float | None) -> 
         "offerId": item.image_id[:12].upper(),
         "fulfillmentType": "FC",
     }
-    data = {
+    data: dict[str, Any] = {
         # Sponsored modules come first, as on real pages, so a naive "first usItemId" is wrong.
         "contentLayout": {
             "modules": [
@@ -264,7 +265,7 @@ def render_item(seed: int, item_id: str, drift: float, pinned: float | None) -> 
 
 @bp.get("/walmart/ip/<item_id>")
 @bp.get("/walmart/ip/<slug>/<item_id>")
-def item_page(item_id: str, slug: str | None = None) -> tuple[str, int, dict]:
+def item_page(item_id: str, slug: str | None = None) -> tuple[str, int, dict[str, str]]:
     if not item_id.isdigit() or len(item_id) > 20:
         abort(404)
     state = current_app.extensions["simulator"]

@@ -32,7 +32,7 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     )
 
 
-def alembic_config(database_url: str):  # -> alembic.config.Config
+def alembic_config(database_url: str) -> Config:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -30,7 +30,8 @@ def freshet_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Ta
         max_retries=None,
     )
     defaults.update(options)
-    return shared_task(**defaults)
+    decorator: Callable[[Callable[..., Any]], Task] = shared_task(**defaults)
+    return decorator
 
 
 def request_id_of(task: Task) -> str | None:

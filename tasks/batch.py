@@ -1,5 +1,7 @@
 """Batch workflow tasks: one target's refresh, a workflow's fan-out, and its webhook."""
 
+from celery import Task
+
 from freshet import batch, logs
 from tasks.base import freshet_task, run
 from workers.celery_app import runtime_for
@@ -7,12 +9,12 @@ from workers.fanout import publish_many
 
 
 @freshet_task("freshet.batch.refresh_target")
-def refresh_target(self, job_id: int) -> str:
+def refresh_target(self: Task, job_id: int) -> str:
     return run(self, job_id, "batch_target")
 
 
 @freshet_task("freshet.batch.launch")
-def launch(self, workflow_id: str) -> str:
+def launch(self: Task, workflow_id: str) -> str:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
         return batch.launch(
             runtime_for(self.app),
@@ -22,7 +24,7 @@ def launch(self, workflow_id: str) -> str:
 
 
 @freshet_task("freshet.batch.webhook")
-def webhook(self, workflow_id: str) -> None:
+def webhook(self: Task, workflow_id: str) -> None:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
         delay = batch.deliver(runtime_for(self.app), workflow_id)
     if delay is not None:

@@ -1,8 +1,10 @@
 """The review refresh task."""
 
+from celery import Task
+
 from tasks.base import freshet_task, run
 
 
 @freshet_task("freshet.reviews.refresh")
-def refresh(self, job_id: int) -> str:
+def refresh(self: Task, job_id: int) -> str:
     return run(self, job_id, "reviews")

@@ -16,7 +16,7 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
 )
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from freshet.logs import configure_logging
 from freshet.runtime import Runtime
@@ -56,7 +56,8 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(settings.task_time_limit - 10, 1),
         task_default_queue="default",
-        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],
+        # kombu leaves Queue and Exchange.__init__ unannotated
+        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],  # type: ignore[no-untyped-call]
         task_create_missing_queues=True,
         worker_hijack_root_logger=False,
         beat_schedule={
@@ -74,7 +75,7 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         include=list(TASK_MODULES),
     )
     app.conf.update(conf)
-    app.freshet_settings = settings  # type: ignore[attr-defined]
+    app.freshet_settings = settings
     return app
 
 
@@ -93,7 +94,7 @@ def runtime_for(app: Celery) -> Runtime:
     return rt
 
 
-@worker_init.connect
+@worker_init.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _note_concurrency(sender: Any = None, **_: Any) -> None:
     # The pool of Postgres connections is sized from this (see runtime_for).
     concurrency = getattr(sender, "concurrency", None)
@@ -101,13 +102,13 @@ def _note_concurrency(sender: Any = None, **_: Any) -> None:
         sender.app.conf.worker_concurrency = int(concurrency)
 
 
-@worker_process_init.connect
+@worker_process_init.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _forget_parent_runtimes(**_: Any) -> None:
     # Connections inherited across fork are not ours to use.
     _runtimes.clear()
 
 
-@worker_process_shutdown.connect
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _close_runtimes(**_: Any) -> None:
     for rt in list(_runtimes.values()):
         rt.close()

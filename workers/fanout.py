@@ -12,21 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
 
 from celery import Celery
 
+from freshet.runtime import Message  # what one message needs: the Dispatch shape
+
 DELIVERY_PERSISTENT = 2
-
-
-class Message(Protocol):
-    """What one message needs: the Dispatch shape freshet.jobs uses."""
-
-    job_id: Any
-    task_name: str
-    queue: str
-    request_id: str | None
-    countdown: float | None
 
 
 def publish_many(app: Celery, messages: Sequence[Message], *, batch_size: int = 1000) -> int:

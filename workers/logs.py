@@ -25,7 +25,7 @@ def _ids(request: Any, args: Any) -> dict[str, Any]:
     return {"request_id": rid or None, "job_id": job_id if isinstance(job_id, int) else None}
 
 
-@task_received.connect
+@task_received.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _log_received(request: Any = None, **_: Any) -> None:
     # Celery's own "Received task" line is logged before the request id is known to us.
     if request is None:
@@ -36,13 +36,13 @@ def _log_received(request: Any = None, **_: Any) -> None:
         log.info("task received", extra={"task": request.name})
 
 
-@task_prerun.connect
+@task_prerun.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _bind(task_id: str | None = None, task: Any = None, args: Any = None, **_: Any) -> None:
     if task_id and task is not None:
         _tokens[task_id] = logs.bind(task_id=task_id, **_ids(task.request, args))
 
 
-@task_postrun.connect
+@task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _unbind(task_id: str | None = None, **_: Any) -> None:
     token = _tokens.pop(task_id, None) if task_id else None
     if token is not None:

@@ -31,14 +31,14 @@ _started: dict[str, float] = {}
 _lock = threading.Lock()
 
 
-@task_prerun.connect
+@task_prerun.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _on_prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         with _lock:
             _started[task_id] = time.perf_counter()
 
 
-@task_postrun.connect
+@task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _on_postrun(
     task_id: str | None = None,
     task: Any = None,
@@ -57,13 +57,13 @@ def _on_postrun(
         metrics.task_results.labels(name, retval).inc()
 
 
-@task_failure.connect
+@task_failure.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
     name = getattr(sender, "name", None) or "unknown"
     metrics.task_exceptions.labels(name, type(exception).__name__).inc()
 
 
-@task_retry.connect
+@task_retry.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _on_retry(sender: Any = None, reason: Any = None, **_: Any) -> None:
     name = getattr(sender, "name", None) or "unknown"
     why = type(reason).__name__ if isinstance(reason, BaseException) else "requested"
@@ -131,7 +131,7 @@ def worker_metrics_port(environ: dict[str, str] | None = None) -> int:
 _server_started = False
 
 
-@worker_init.connect
+@worker_init.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
 def _start_server(sender: Any = None, **_: Any) -> None:
     """Serve this worker's metrics (every pool process's, in multi-process mode) on
     FRESHET_WORKER_METRICS_PORT, from the worker's main process."""

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from celery import Celery
 
-from freshet.runtime import Publisher
+from freshet.runtime import Message, Publisher
 
 
 class CeleryPublisher(Publisher):
-    def __init__(self, app: Celery):
+    def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def publish(self, dispatches: list[Any]) -> None:
+    def publish(self, dispatches: Sequence[Message]) -> None:
         if not dispatches:
             return
         # One producer (one connection) for the whole list.
@@ -32,5 +32,5 @@ class CeleryPublisher(Publisher):
 class NullPublisher(Publisher):
     """For commands that must not publish: jobs stay queued for the sweeper."""
 
-    def publish(self, dispatches: list[Any]) -> None:
+    def publish(self, dispatches: Sequence[Message]) -> None:
         return None

@@ -7,6 +7,7 @@ it and its failure refunds it, each at most once (unique ledger indexes enforce 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from sqlalchemy import Connection, select, text
@@ -109,7 +110,9 @@ def take(
     limit. Usually one round trip; the first take of a month adds the month's row.
     """
     period = current_period()
-    args = dict(
+    take_and_record = functools.partial(
+        _take_and_record,
+        conn,
         org_id=org_id,
         resource=resource,
         amount=amount,
@@ -118,14 +121,14 @@ def take(
         request_id=request_id,
         period=period,
     )
-    used_after = _take_and_record(conn, **args)
+    used_after = take_and_record()
     if used_after is None:
         # Over the limit, or the month's row is missing (or being created by a concurrent
         # transaction: this insert waits for it). Ensure the row, then try once more.
         conn.execute(
             insert(usage_periods).values(org_id=org_id, period=period).on_conflict_do_nothing()
         )
-        used_after = _take_and_record(conn, **args)
+        used_after = take_and_record()
     return used_after
 
 

@@ -17,7 +17,7 @@ def report(rt: Runtime, principal: Principal) -> dict[str, Any]:
     plan = principal.plan
     with rt.engine.connect() as conn:
         used = usage.used(conn, principal.org_id)
-        in_flight = dict(
+        in_flight: dict[str, int] = dict(
             conn.execute(
                 select(jobs.c.kind, func.count())
                 .where(jobs.c.org_id == principal.org_id, jobs.c.status.in_(("queued", "running")))

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.functions import FunctionElement
 
 from store.tables import api_keys, catalogs, grants, organizations, plans
 
@@ -218,7 +219,7 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
     )
 
 
-def _now_sql():
+def _now_sql() -> FunctionElement[Any]:
 
     return func.now()
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from freshet import jobs
 from freshet.batch.workflows import (
@@ -89,7 +89,7 @@ def cancel(rt: Runtime, workflow_id: uuid.UUID, org_id: int) -> str | None:
             )
         ]
         refund(conn, ids)
-        done = []
+        done: Sequence[Row[*tuple[Any, ...]]] = []
         if wf.status == "running":
             # Nothing left to cancel: its last jobs just ended, so it finishes as it stands.
             status = "'cancelled', cancelled_at = now()" if ids else _FINAL_STATUS
@@ -101,7 +101,7 @@ def cancel(rt: Runtime, workflow_id: uuid.UUID, org_id: int) -> str | None:
                 ),
                 {"w": workflow_id},
             ).all()
-        final = done[0].status if done else wf.status
+        final: str | None = done[0].status if done else wf.status
     jobs.notify(rt.redis, rt.prefix, ids)
     _finished(rt, done)
     log.info("workflow cancelled", extra={"workflow_id": str(workflow_id), "jobs": len(ids)})

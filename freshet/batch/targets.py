@@ -76,7 +76,9 @@ def is_local_literal(url: str) -> bool:
     return True
 
 
-def _reject(rejected: list, target: dict[str, str], code: str, message: str) -> None:
+def _reject(
+    rejected: list[dict[str, Any]], target: dict[str, str], code: str, message: str
+) -> None:
     rejected.append({"target": dict(target), "code": code, "message": message})
 
 
@@ -165,9 +167,9 @@ def resolve(
 def _by_uuid(
     target: dict[str, str],
     pinned: dict[str, Any] | None,
-    by_id: dict[int, dict],
+    by_id: dict[int, dict[str, Any]],
     products: dict[uuid.UUID, dict[str, Any]],
-) -> tuple[dict, str, uuid.UUID] | str:
+) -> tuple[dict[str, Any], str, uuid.UUID] | str:
     """(catalog, url, product id), or why no product was found."""
     raw = target["uuid"]
     product_id = parse_uuid(raw)
@@ -179,7 +181,7 @@ def _by_uuid(
             "or its url with its catalog."
         )
     catalog = by_id.get(product["catalog_id"]) if product else None
-    if catalog is None or (pinned is not None and catalog["id"] != pinned["id"]):
+    if product is None or catalog is None or (pinned is not None and catalog["id"] != pinned["id"]):
         return (
             f"No product with uuid {product_id} in {where}; check the uuid"
             f"{' and the catalog' if pinned else ''}, or send the product's url with its "
@@ -194,7 +196,7 @@ def _by_uuid(
 
 
 def _by_url(
-    rejected: list,
+    rejected: list[dict[str, Any]],
     target: dict[str, str],
     url: str,
     pinned: dict[str, Any] | None,

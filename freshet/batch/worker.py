@@ -31,7 +31,9 @@ class BatchTargetHandler:
             rt.http, params["source"], job["url"], allowed_domains=list(params["domains"])
         )
 
-    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
+    def store(
+        self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any
+    ) -> dict[str, Any]:
         params = job["params"]
         # The products module's identity: a Walmart item by its id, any other page by its URL.
         key = (

@@ -42,7 +42,7 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
             return job_id, None, "not failed or cancelled"
         plan_name = (
             conn.execute(organizations.select().where(organizations.c.id == old["org_id"]))
-            .first()
+            .one()
             .plan
         )
         plan = get_plan(conn, plan_name)

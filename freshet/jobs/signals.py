@@ -6,8 +6,10 @@ A signal is only a wake-up: the waiter always reads the job's state from Postgre
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis as redis_lib
+from redis.client import PubSub
 
 
 def channel(prefix: str, job_id: int) -> str:
@@ -28,12 +30,13 @@ def wait_for(
     prefix: str,
     job_id: int,
     timeout: float,
-    is_done,
+    is_done: Callable[[], bool],
     poll_every: float = 1.0,
 ) -> bool:
     """Block until `is_done()` is true (checked on each signal and every `poll_every` s)."""
     deadline = time.monotonic() + timeout
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    # redis-py leaves Redis.pubsub unannotated; it returns a PubSub.
+    pubsub: PubSub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     try:
         pubsub.subscribe(channel(prefix, job_id))
         # Subscribed first, then looked: a signal sent in between is not missed.

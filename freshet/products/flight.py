@@ -18,9 +18,10 @@ efficient: a lost flight key costs a second fetch, never a wrong charge.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Row, func, select, text, update
 
 from freshet import accounts, jobs
 from freshet.runtime import Runtime
@@ -33,7 +34,7 @@ OPEN = ("queued", "running")
 SHARE_FINISHED_SECONDS = 10
 
 
-def _publish(rt: Runtime, rows: list[Any]) -> None:
+def _publish(rt: Runtime, rows: Sequence[Row[*tuple[Any, ...]]]) -> None:
 
     if rows:
         jobs.publish_after_commit(
@@ -96,7 +97,7 @@ def _fail(
     return list(rows)
 
 
-def _detach(conn: Connection, where: Any) -> list[Any]:
+def _detach(conn: Connection, where: Any) -> Sequence[Row[*tuple[Any, ...]]]:
     """Followers that must fetch for themselves: their leader was cancelled or never was."""
     return conn.execute(
         update(jobs_t)
@@ -127,7 +128,7 @@ def _leader(conn: Connection, leader_id: int) -> Any | None:
 
 def attach(rt: Runtime, job_id: int, leader_id: int) -> None:
     """Make the committed, queued job `job_id` a follower of `leader_id`, or run it alone."""
-    detached: list[Any] = []
+    detached: Sequence[Row[*tuple[Any, ...]]] = []
     done: list[int] = []
     with rt.engine.begin() as conn:
         leader = _leader(conn, leader_id) if leader_id > 0 else None
@@ -159,7 +160,7 @@ def settle_completed(
 
 def settle_ended(rt: Runtime, leader_id: int) -> list[int]:
     """After the leader ended: settle (or detach, if it was cancelled) its queued followers."""
-    detached: list[Any] = []
+    detached: Sequence[Row[*tuple[Any, ...]]] = []
     with rt.engine.begin() as conn:
         leader = _leader(conn, leader_id)
         if leader is None or leader.status in OPEN:

@@ -44,7 +44,7 @@ def store_record(
     )
     stmt = insert(products).values(id=uuid.uuid4(), **values)
     keep = ("source", "key")
-    product_id = conn.execute(
+    product_id: uuid.UUID = conn.execute(
         stmt.on_conflict_do_update(
             constraint="uq_products_source_key",
             set_={k: stmt.excluded[k] for k in values if k not in keep},

@@ -74,7 +74,9 @@ class ProductHandler:
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         return fetch_target(rt, target_of_job(job))
 
-    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> dict:
+    def store(
+        self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any
+    ) -> dict[str, Any]:
         product_id = product_store.store_record(conn, target_of_job(job), record, job["id"])
         conn.execute(
             text("UPDATE jobs SET product_id = :p WHERE id = :id"),

@@ -31,7 +31,9 @@ class ReviewHandler:
             max_pages=rt.settings.review_max_pages,
         )
 
-    def store(self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any) -> dict:
+    def store(
+        self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any
+    ) -> dict[str, Any]:
         return store_pages(conn, job["asin"], job["marketplace"], pages)
 
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
@@ -45,11 +47,11 @@ class ReviewHandler:
 HANDLER = ReviewHandler()
 
 
-def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict:
+def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict[str, Any]:
     first = pages[0] if pages else None
     title = next((p.product_title for p in pages if p.product_title), None)
     image = next((p.image_url for p in pages if p.image_url), None)
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     scraped_at = dt.datetime.now(dt.UTC)  # one value, so the insert compiles once
     for page in pages:
         for r in page.reviews:
