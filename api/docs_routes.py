@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 OPENAPI_VERSION = "3.0.3"
 SECURITY_SCHEME = "bearerAuth"
 SKIP_METHODS = {"HEAD", "OPTIONS"}
-_CONVERTER_TYPES = {
+_CONVERTER_TYPES: dict[str, dict[str, Any]] = {
     "int": {"type": "integer", "minimum": 0},
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
@@ -207,7 +207,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title="Freshet",
         version=_app_version(),
         openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin(schema_name_resolver=_SchemaNames())],
+        # apispec takes None from a resolver (write the schema inline); its hint says str only
+        plugins=[MarshmallowPlugin(schema_name_resolver=_SchemaNames())],  # type: ignore[arg-type]
         info={"description": DESCRIPTION},
         servers=[{"url": "/"}],
     )
@@ -242,7 +243,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
 def _cached_spec() -> dict[str, Any]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    spec = app.extensions.get("freshet.openapi")
+    spec: dict[str, Any] | None = app.extensions.get("freshet.openapi")
     if spec is None:
         spec = app.extensions["freshet.openapi"] = build_spec(app)
     return spec

@@ -36,7 +36,9 @@ def problem(loc: list[str | int], msg: str, type_: str, **extra: Any) -> dict[st
     return {"loc": ["body", *loc], "msg": msg, "type": type_, **extra}
 
 
-def _string(errors: list, loc: list, value: Any, *, nullable: bool = True) -> None:
+def _string(
+    errors: list[dict[str, Any]], loc: list[str | int], value: Any, *, nullable: bool = True
+) -> None:
     if value is None and nullable:
         return
     if not isinstance(value, str):
@@ -53,7 +55,7 @@ def _string(errors: list, loc: list, value: Any, *, nullable: bool = True) -> No
         )
 
 
-def _target(errors: list, i: int, value: Any) -> dict[str, str] | None:
+def _target(errors: list[dict[str, Any]], i: int, value: Any) -> dict[str, str] | None:
     loc: list[str | int] = ["targets", i]
     if not isinstance(value, dict):
         errors.append(

@@ -9,7 +9,7 @@ _TRUE = {"true", "1", "yes", "on", "t", "y", ""}  # a bare `?force_refresh` mean
 _FALSE = {"false", "0", "no", "off", "f", "n"}
 
 
-class Flag(fields.Field):
+class Flag(fields.Field[bool]):
     """A boolean query flag; anything but the usual spellings is an error, not false."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:

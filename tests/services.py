@@ -22,13 +22,14 @@ PG_ADMIN_URL = os.environ.get(
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass
 class RedisServer:
     port: int
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     workdir: str
 
     @property

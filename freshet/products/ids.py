@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, false, func, or_, select
+from sqlalchemy import Connection, Row, false, func, or_, select
 
 from freshet import accounts
 from freshet.accounts import Principal
@@ -177,7 +178,7 @@ def product_columns() -> list[Any]:
     return [*products.c, *ages]
 
 
-def _accessible(rows: list[Any], granted_ids: set[int]) -> list[Any]:
+def _accessible(rows: Sequence[Row[Any]], granted_ids: set[int]) -> list[Row[Any]]:
     return [r for r in rows if r.catalog_id is None or r.catalog_id in granted_ids]
 
 
