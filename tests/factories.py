@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -293,10 +292,6 @@ def make_idempotency_key(
         values["created_at"] = created_at
     with engine.begin() as conn:
         conn.execute(insert(idempotency_keys).values(**values))
-
-
-def json_body(value: Any) -> bytes:
-    return json.dumps(value).encode()
 
 
 # clocks --------------------------------------------------------------------------------------

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
 
 from freshet.batch import webhooks
-from tests.factories import make_catalog, make_tenant
+from tests.factories import age_workflow, make_catalog, make_tenant, make_workflow
+from tests.waiting import wait_until
 
 SECRET = "whsec_test_0123456789"
 
@@ -144,14 +144,16 @@ def test_a_finished_workflow_posts_one_signed_summary(
     assert summary["workflowId"] == wid and summary["status"] == "completed"
     assert summary["counts"]["completed"] == 3 and summary["failures"] == []
     assert summary["statusUrl"] == f"/v1/workflows/{wid}"
-    time.sleep(0.5)
-    row = workflow_row(engine, wid)
+    row = wait_until(
+        lambda: (r := workflow_row(engine, wid)).webhook_status == "delivered" and r,
+        10,
+        "the delivery to be recorded",
+    )
     assert (row.webhook_status, row.webhook_attempts) == ("delivered", 1)
     assert row.webhook_delivered_at is not None
     # once per workflow: another task message, or the sweeper, sends nothing more
     assert webhooks.deliver(rt, wid) is None
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET webhook_next_at = now() - interval '1 hour'"))
+    age_workflow(engine, wid, webhook_next_at=3600)
     from freshet.batch import workflows
 
     workflows.sweep_workflows(rt)
@@ -171,24 +173,17 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
     attempts = [int(h["Freshet-Delivery-Attempt"]) for h, _ in received]
     assert attempts == [1, 2, 3]
     assert all(h["Freshet-Webhook-Id"] == wid for h, _ in received)
-    time.sleep(0.5)
-    row = workflow_row(engine, wid)
+    row = wait_until(
+        lambda: (r := workflow_row(engine, wid)).webhook_status == "delivered" and r,
+        10,
+        "the delivery to be recorded",
+    )
     assert (row.webhook_status, row.webhook_attempts) == ("delivered", 3)
 
 
 def insert_finished_workflow(engine, callback_url: str) -> str:
-    t = make_tenant(engine)
-    wid = str(uuid.uuid4())
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO workflows (id, org_id, request_id, status, submitted, accepted, "
-                "callback_url, webhook_status, webhook_next_at, finished_at) VALUES (:w, :o, 'r', "
-                "'completed', 1, 0, :u, 'pending', now(), now())"
-            ),
-            {"w": wid, "o": t.org_id, "u": callback_url},
-        )
-    return wid
+    """A completed workflow whose webhook is due now (one target submitted, none accepted)."""
+    return make_workflow(engine, status="completed", submitted=1, callback_url=callback_url)
 
 
 def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt, receiver):
@@ -199,8 +194,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt
         delay = webhooks.deliver(rt, wid)
         if delay is not None:
             delays.append(delay)
-            with engine.begin() as conn:  # time passes
-                conn.execute(text("UPDATE workflows SET webhook_next_at = now()"))
+            age_workflow(engine, wid, webhook_next_at=0)  # time passes: the retry is due
     assert len(delays) == 2 and all(d > 0 for d in delays)
     row = workflow_row(engine, wid)
     assert (row.webhook_status, row.webhook_attempts) == ("failed", 3)
@@ -211,8 +205,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt
 
 def test_a_delivery_not_yet_due_is_not_sent(engine, rt, receiver):
     wid = insert_finished_workflow(engine, receiver.url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET webhook_next_at = now() + interval '1 hour'"))
+    age_workflow(engine, wid, webhook_next_at=-3600)  # due in an hour
     assert webhooks.deliver(rt, wid) is None
     assert receiver.received == []
 

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import text
 
 from freshet.batch import workflows
-from tests.factories import make_catalog, make_tenant
+from tests.factories import age_workflow, make_catalog, make_tenant
 
 pytestmark = pytest.mark.e2e
 URL = "/v1/products/refresh"
@@ -192,8 +192,7 @@ def test_a_launch_that_could_not_be_published_is_redriven_by_the_sweeper(
     assert body["workflowStatus"] == "retry_pending" and body["workflowError"]
     monkeypatch.setattr(rt, "publisher", real)
     assert workflows.redrive_launches(rt) == 0  # its backoff has not passed yet
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET updated_at = now() - interval '1 hour'"))
+    age_workflow(engine, body["workflowId"], updated_at=3600)  # its backoff has passed
     assert workflows.sweep_workflows(rt) == 1
     done = wait_workflow(client, t, body["workflowId"])
     assert done["status"] == "completed"
