@@ -313,6 +313,16 @@ def pass_cooldown(engine: Engine, rt: Any, job_id: int) -> None:
     rt.redis.delete(rt.guards.cooldown_key(job["org_id"], job["asin"], job["marketplace"]))
 
 
+def age_rate_window(rt: Any, tenant: Tenant, seconds: float, window: str = "submit") -> None:
+    """Every request counted in the organization's `window` (submit | force) was made
+    `seconds` earlier: the sliding window's members are scored by Redis TIME in ms."""
+    key = rt.guards.rate_key(f"org:{tenant.org_id}:{window}")
+    shift = int(seconds * 1000)
+    moved = {m: score - shift for m, score in rt.redis.zrange(key, 0, -1, withscores=True)}
+    if moved:
+        rt.redis.zadd(key, moved)
+
+
 # clocks --------------------------------------------------------------------------------------
 def _set_ago(
     engine: Engine, table: Table, row_id: Any | None, seconds_ago: dict[str, float]

@@ -3,12 +3,14 @@ backoff, once per workflow, and the SSRF rules for callback addresses."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
 from freshet.batch import webhooks
@@ -98,6 +100,17 @@ def test_a_signature_verifies_and_any_change_breaks_it():
     )
     assert not webhooks.verify(SECRET, header, body, now=1_700_000_000 + 3600)  # a replay
     assert not webhooks.verify(SECRET, "garbage", body)
+
+
+def test_a_signature_made_now_is_a_replay_once_its_tolerance_has_passed():
+    body = b'{"workflowId":"w","status":"completed"}'
+    with time_machine.travel(dt.datetime(2031, 5, 1, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
+        header = webhooks.signature_header(SECRET, body)
+        assert header.startswith("t=1935403200,v1=")
+        clock.shift(dt.timedelta(minutes=4))
+        assert webhooks.verify(SECRET, header, body)
+        clock.shift(dt.timedelta(minutes=2))
+        assert not webhooks.verify(SECRET, header, body)
 
 
 def test_the_signature_is_hmac_sha256_over_timestamp_dot_body():
