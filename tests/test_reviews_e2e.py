@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from sqlalchemy import text
 
 from tests.factories import ledger_kinds, make_tenant, pass_cooldown
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 URL = "/api/v1/reviews/refresh"
 
 
 def wait_job(client, tenant, job_id: int, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ended() -> dict | None:
         body = client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers).get_json()
-        if body["status"] in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {body['status']}")
+        return body if body["status"] in ("completed", "failed", "cancelled") else None
+
+    return wait_until(ended, timeout, f"job {job_id} to end", every=0.1)
 
 
 def test_refresh_completes_and_reviews_are_cached(client, engine, worker, simulator):

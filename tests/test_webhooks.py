@@ -53,10 +53,7 @@ class Receiver:
         self.thread.start()
 
     def wait(self, n: int = 1, timeout: float = 20.0) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.received) >= n, f"{len(self.received)} deliveries, wanted {n}"
+        wait_until(lambda: len(self.received) >= n, timeout, f"{n} deliveries")
         return self.received
 
     def close(self) -> None:
