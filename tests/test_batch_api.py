@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy import event, text
 
-from tests.factories import make_catalog, make_tenant
+from tests.factories import make_catalog, make_known_product, make_tenant
 
 URL = "/v1/products/refresh"
 VENDOR_SPEC = Path(__file__).resolve().parents[2] / "shared/vendor-specs/octogen-platform-v1.json"
@@ -48,16 +48,7 @@ def post(client, tenant, body, **headers):
 
 
 def add_product(engine, catalog: str, url: str) -> str:
-    pid = uuid.uuid4()
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO products (id, source, key, catalog_id, url) SELECT :id, c.source, :url, "
-                "c.id, :url FROM catalogs c WHERE c.slug = :slug"
-            ),
-            {"id": pid, "url": url, "slug": catalog},
-        )
-    return str(pid)
+    return make_known_product(engine, catalog, url)
 
 
 def count(engine, sql: str) -> int:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from freshet.cli import main
-from tests.factories import make_tenant
+from tests.factories import make_tenant, set_job_status
 
 
 @pytest.fixture
@@ -159,14 +159,7 @@ def _failed_review_job(client, engine) -> int:
     job_id = client.post(
         "/api/v1/reviews/refresh", json={"asin": "B0CLIJOB01"}, headers=t.headers
     ).get_json()["jobId"]
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE jobs SET status = 'failed', error = 'upstream said no', "
-                "finished_at = now() WHERE id = :id"
-            ),
-            {"id": job_id},
-        )
+    set_job_status(engine, job_id, "failed", finished=True, error="upstream said no")
     return job_id
 
 

@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from freshet import logs
 from tests.factories import make_tenant
+from tests.waiting import wait_until
 
 LOGGERS = ("freshet", "celery.app.trace", "celery.worker.strategy")
 
@@ -56,14 +56,15 @@ def test_one_jobs_request_id_is_on_the_api_and_the_worker_lines(json_lines, clie
     assert resp.status_code == 202
     assert resp.headers["X-Request-Id"] == rid
     job_id = resp.get_json()["jobId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        lines = parse(json_lines)
-        if any(
-            ln.get("logger") == "celery.app.trace" and ln.get("job_id") == job_id for ln in lines
-        ):
-            break
-        time.sleep(0.1)
+    wait_until(
+        lambda: any(
+            ln.get("logger") == "celery.app.trace" and ln.get("job_id") == job_id
+            for ln in parse(json_lines)
+        ),
+        30,
+        "Celery's line for the job",
+        every=0.1,
+    )
     lines = parse(json_lines)  # every line is JSON, or parse fails
     mine = [ln for ln in lines if ln.get("request_id") == rid]
     api = [ln for ln in mine if ln["logger"] == "freshet.access"]

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import make_tenant
+from tests.waiting import wait_until
 from workers.publish import NullPublisher
 
 REFRESH = "/api/v1/reviews/refresh"
@@ -34,12 +34,7 @@ def value(samples: dict, name: str, **labels: str) -> float:
 
 
 def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+    wait_until(predicate, timeout, "the condition", every=0.1)
 
 
 def test_requests_are_counted_by_route_and_status_with_latency(client, engine):

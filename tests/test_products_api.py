@@ -14,7 +14,7 @@ from freshet.errors import BadRequest
 from freshet.products import ids as product_ids
 from freshet.products import store as product_store
 from sources.record import Dimensions, Offer, ProductRecord, TopReview
-from tests.factories import make_catalog, make_tenant
+from tests.factories import add_prices, age_product, make_catalog, make_product, make_tenant
 
 SEED_FIELDS = [
     "item_id",
@@ -109,9 +109,7 @@ def seed_record(item_id: str = "19667262713", **over) -> ProductRecord:
 
 def store(engine, settings, record: ProductRecord | None = None):
     record = record or seed_record()
-    target = product_ids.walmart_target(settings, record.item_id)
-    with engine.begin() as conn:
-        return product_store.store_record(conn, target, record, job_id=None)
+    return make_product(engine, product_ids.walmart_target(settings, record.item_id), record)
 
 
 def tokens_used(engine) -> int:
@@ -382,19 +380,14 @@ def test_stale_ttl_and_max_age_decide_between_cache_and_fetch(engine, settings):
     from freshet.products.view import LookupOptions, needs_fetch
 
     pid = store(engine, settings)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE products SET price_fetched_at = now() - interval '1 hour'"))
+    age_product(engine, pid, price_fetched_at=3600)
+    with engine.connect() as conn:
         row = product_store.load(conn, pid)
     assert needs_fetch(row, LookupOptions(), settings)  # ttl_price is 15 minutes
     assert not needs_fetch(row, LookupOptions(max_age=7200), settings)
     assert needs_fetch(row, LookupOptions(max_age=7200, force=True), settings)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE products SET price_fetched_at = now(), "
-                "reviews_fetched_at = now() - interval '2 days'"
-            )
-        )
+    age_product(engine, pid, price_fetched_at=0, reviews_fetched_at=2 * 86400)
+    with engine.connect() as conn:
         row = product_store.load(conn, pid)
     assert not needs_fetch(row, LookupOptions(), settings)
     assert needs_fetch(row, LookupOptions(offers_reviews=True), settings)  # reviews 1 day
@@ -415,15 +408,7 @@ def test_history_and_stats_cover_every_observation_of_thirty_days(client, engine
         (now - dt.timedelta(days=5), 47.0),
         (now - dt.timedelta(days=1), 42.0),
     ]
-    with engine.begin() as conn:
-        for at, price in points:
-            conn.execute(
-                text(
-                    "INSERT INTO price_observations (product_id, observed_at, price) "
-                    "VALUES (:p, :at, :price)"
-                ),
-                {"p": pid, "at": at, "price": price},
-            )
+    add_prices(engine, pid, points)
     body = client.get("/v1/products/19667262713", headers=t.headers).get_json()
     assert [p["price"] for p in body["price_history"]] == [39.0, 59.0, 47.0, 42.0, 49.0]
     assert body["price_history"][0]["date"] == points[1][0].date().isoformat()

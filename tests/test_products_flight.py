@@ -10,12 +10,20 @@ import requests
 from sqlalchemy import text
 
 from freshet import products
-from freshet.accounts import ledger as usage
 from freshet.jobs import lifecycle as jobs
 from freshet.jobs.sweeper import sweep
 from freshet.products import flight as product_flight
-from freshet.wiring import job_kinds
-from tests.factories import make_catalog, make_tenant
+from tests.factories import (
+    age_jobs,
+    age_product,
+    ledger_kinds,
+    make_catalog,
+    make_job,
+    make_product,
+    make_tenant,
+    set_job_status,
+    set_reads,
+)
 
 
 class Recorder:
@@ -34,38 +42,15 @@ def published(rt, monkeypatch):
 
 
 def new_job(engine, tenant, *, status="queued", leader=None, cost=1, result=None):
-    with engine.begin() as conn:
-        job_id = jobs.allocate_ids(conn)[0]
-        assert usage.reserve(
-            conn, org_id=tenant.org_id, resource="tokens", amount=cost, limit=10_000, job_id=job_id
-        )
-        jobs.insert(
-            conn,
-            job_kinds()["product"],
-            id=job_id,
-            org_id=tenant.org_id,
-            max_attempts=3,
-            status=status,
-            leader_job_id=leader,
-            tokens_reserved=cost,
-            result=result,
-            params={"source": "walmart", "key": "1"},
-            finished_at=text("now()") if status not in ("queued", "running") else None,
-        )
-    return job_id
+    return make_job(
+        engine, tenant, "product", status=status, leader_job_id=leader, cost=cost, result=result
+    )
 
 
 def state(engine, job_id: int) -> tuple[str, list[str]]:
     with engine.connect() as conn:
         status = jobs.status_of(conn, job_id)
-        kinds = (
-            conn.execute(
-                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
-            )
-            .scalars()
-            .all()
-        )
-    return status, kinds
+    return status, ledger_kinds(engine, job_id)
 
 
 def test_a_follower_of_a_running_leader_is_attached_and_charged_with_it(engine, rt, published):
@@ -76,10 +61,7 @@ def test_a_follower_of_a_running_leader_is_attached_and_charged_with_it(engine, 
     assert state(engine, follower) == ("queued", ["reserve"]) and published.sent == []
     with engine.begin() as conn:
         product_flight.settle_completed(conn, leader, {"productTitle": "x"}, None)
-        conn.execute(
-            text("UPDATE jobs SET status = 'completed', finished_at = now() WHERE id = :id"),
-            {"id": leader},
-        )
+    set_job_status(engine, leader, "completed", finished=True)
     assert state(engine, follower) == ("completed", ["reserve", "charge"])
     assert product_flight.settle_ended(rt, leader) == []  # nothing twice
     assert state(engine, follower) == ("completed", ["reserve", "charge"])
@@ -116,16 +98,9 @@ def test_the_sweeper_settles_orphaned_followers_exactly_once(engine, rt, publish
     product_flight.attach(rt, f_ok, ok)
     product_flight.attach(rt, f_bad, bad)
     gone = new_job(engine, t, leader=987654321)  # its leader's row never committed
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE jobs SET status = 'completed' WHERE id = :id"), {"id": ok})
-        conn.execute(
-            text(
-                "UPDATE jobs SET status = 'failed', error = 'boom', "
-                "error_code = 'not_found' WHERE id = :id"
-            ),
-            {"id": bad},
-        )
-        conn.execute(text("UPDATE jobs SET created_at = now() - interval '1 minute'"))
+    set_job_status(engine, ok, "completed")
+    set_job_status(engine, bad, "failed", error="boom", error_code="not_found")
+    age_jobs(engine, 60)  # the followers are past the sweeper's grace
     first = sweep(rt)
     assert first["sweep_followers"] == 3
     assert state(engine, f_ok) == ("completed", ["reserve", "charge"])
@@ -145,8 +120,7 @@ def test_a_waiting_follower_heals_itself(engine, rt, published):
     follower = new_job(engine, t)
     product_flight.attach(rt, follower, leader)
     assert not product_flight.heal(rt, follower)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE jobs SET status = 'cancelled' WHERE id = :id"), {"id": leader})
+    set_job_status(engine, leader, "cancelled")
     assert product_flight.heal(rt, follower)
     assert published.sent == [follower]  # the cancelled leader's follower now runs alone
 
@@ -158,24 +132,15 @@ def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(
     from freshet.products import store as product_store
     from sources.record import ProductRecord
 
-    target = product_ids.walmart_target(settings, "808080")
-    with engine.begin() as conn:
-        pid = product_store.store_record(
-            conn, target, ProductRecord(source="walmart", current_price=1.0), None
-        )
-        cold = product_store.store_record(
-            conn,
-            product_ids.walmart_target(settings, "909090"),
-            ProductRecord(source="walmart"),
-            None,
-        )
-        conn.execute(
-            text(
-                "UPDATE products SET price_fetched_at = now() - interval '14 minutes',"
-                " last_read_at = now(), reads = CASE WHEN id = :hot THEN :n ELSE 1 END"
-            ),
-            {"hot": pid, "n": settings.hot_reads_threshold},
-        )
+    pid = make_product(
+        engine,
+        product_ids.walmart_target(settings, "808080"),
+        ProductRecord(source="walmart", current_price=1.0),
+    )
+    cold = make_product(engine, product_ids.walmart_target(settings, "909090"))
+    age_product(engine, price_fetched_at=14 * 60)
+    set_reads(engine, pid, settings.hot_reads_threshold)
+    set_reads(engine, cold, 1)
     assert products.refresh_hot(rt) == 1
     stats = requests.request("GET", simulator.url + "/_sim/stats", timeout=5).json()["paths"]
     assert stats == {"/walmart/ip/808080": 1}

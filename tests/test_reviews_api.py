@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
-from tests.factories import make_tenant
+from tests.factories import age_rate_window, make_tenant
 
 URL = "/api/v1/reviews/refresh"
 
@@ -139,6 +141,34 @@ def test_rate_limit_is_429_with_retry_after(client, engine):
     assert_envelope(resp, 429, "rate_limit_exceeded", "Rate limit exceeded")
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
     assert resp.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_the_rate_window_frees_its_places_a_minute_later(client, engine, rt):
+    t = make_tenant(engine, requests_per_minute=2, concurrent_jobs=10)
+    assert post(client, t, {"asin": "B000000001"}).status_code == 202
+    assert post(client, t, {"asin": "B000000002"}).status_code == 202
+    assert post(client, t, {"asin": "B000000003"}).status_code == 429
+    age_rate_window(rt, t, 30)  # half a minute on: still full
+    assert post(client, t, {"asin": "B000000003"}).status_code == 429
+    age_rate_window(rt, t, 31)  # a minute on: the first two have slid out
+    assert post(client, t, {"asin": "B000000003"}).status_code == 202
+
+
+def test_a_new_month_gives_the_review_job_quota_back(client, engine):
+    t = make_tenant(engine, review_jobs_per_month=1, concurrent_jobs=10)
+    with time_machine.travel(dt.datetime(2031, 1, 31, 23, 59, 58, tzinfo=dt.UTC), tick=False):
+        assert post(client, t, {"asin": "B0MONTH001"}).status_code == 202
+        assert_envelope(post(client, t, {"asin": "B0MONTH002"}), 402, "quota_exceeded")
+    with time_machine.travel(dt.datetime(2031, 2, 1, 0, 0, 1, tzinfo=dt.UTC), tick=False):
+        assert post(client, t, {"asin": "B0MONTH002"}).status_code == 202
+        usage = client.get("/v1/usage", headers=t.headers).get_json()
+    assert usage["period"] == {"start": "2031-02-01", "resetsAt": "2031-03-01T00:00:00+00:00"}
+    assert usage["reviewJobs"]["used"] == 1
+    with engine.connect() as conn:
+        periods = conn.execute(
+            text("SELECT period, review_jobs_used FROM usage_periods ORDER BY period")
+        ).all()
+    assert [(p.isoformat(), n) for p, n in periods] == [("2031-01-01", 1), ("2031-02-01", 1)]
 
 
 def test_too_many_concurrent_jobs_is_429(client, engine):

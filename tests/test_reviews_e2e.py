@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from sqlalchemy import text
 
-from tests.factories import make_tenant
+from tests.factories import ledger_kinds, make_tenant, pass_cooldown
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 URL = "/api/v1/reviews/refresh"
 
 
 def wait_job(client, tenant, job_id: int, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ended() -> dict | None:
         body = client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers).get_json()
-        if body["status"] in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {body['status']}")
+        return body if body["status"] in ("completed", "failed", "cancelled") else None
+
+    return wait_until(ended, timeout, f"job {job_id} to end", every=0.1)
 
 
 def test_refresh_completes_and_reviews_are_cached(client, engine, worker, simulator):
@@ -54,15 +51,7 @@ def test_refresh_completes_and_reviews_are_cached(client, engine, worker, simula
             "helpfulVotes",
         } <= set(r)
     assert sum(body["summary"]["histogram"].values()) == body["reviewCount"]
-    with engine.connect() as conn:
-        kinds = (
-            conn.execute(
-                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
-            )
-            .scalars()
-            .all()
-        )
-    assert kinds == ["reserve", "charge"]
+    assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
 
 
 def test_reviews_paginate_with_a_cursor(client, engine, worker, simulator):
@@ -88,11 +77,11 @@ def test_reviews_paginate_with_a_cursor(client, engine, worker, simulator):
 
 
 def test_a_second_run_writes_no_duplicates(client, engine, worker, simulator, rt):
-    t = make_tenant(engine, asin_cooldown_seconds=1, concurrent_jobs=5)
+    t = make_tenant(engine, concurrent_jobs=5)
     asin = "B0DUPL1CAT"
     first = client.post(URL, json={"asin": asin}, headers=t.headers).get_json()["jobId"]
     n1 = wait_job(client, t, first)["reviewsFound"]
-    time.sleep(1.1)
+    pass_cooldown(engine, rt, first)  # a day later, as far as Redis and Postgres can tell
     second = client.post(URL, json={"asin": asin}, headers=t.headers)
     assert second.status_code == 202, second.get_json()
     n2 = wait_job(client, t, second.get_json()["jobId"])["reviewsFound"]

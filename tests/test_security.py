@@ -19,7 +19,7 @@ from freshet.jobs.runner import run_job
 from freshet.wiring import build_runtime
 from sources.http import HttpClient
 from sources.record import BlockedAddressError
-from tests.factories import make_catalog, make_tenant
+from tests.factories import make_catalog, make_known_product, make_tenant
 from workers.publish import NullPublisher
 
 REVIEWS = "/api/v1/reviews/refresh"
@@ -107,16 +107,8 @@ def test_a_product_in_a_catalog_not_granted_is_404(client, engine, simulator):
     make_catalog(engine, "iso-private", "shopify", [f"{simulator.host}/shops/private"])
     owner = make_tenant(engine, catalogs=["iso-private"])
     stranger = make_tenant(engine)
-    pid = uuid.uuid4()
     url = f"{simulator.url}/shops/private/products/secret-kettle"
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO products (id, source, key, catalog_id, url) SELECT :id, c.source, :url, "
-                "c.id, :url FROM catalogs c WHERE c.slug = 'iso-private'"
-            ),
-            {"id": pid, "url": url},
-        )
+    pid = make_known_product(engine, "iso-private", url)
     for ref in (str(pid), quote(url, safe="")):
         envelope(client.get(f"/v1/products/{ref}", headers=stranger.headers), 404)
         envelope(client.post(f"/v1/products/{ref}/refresh", headers=stranger.headers), 404)

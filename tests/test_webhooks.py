@@ -3,17 +3,19 @@ backoff, once per workflow, and the SSRF rules for callback addresses."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
 from freshet.batch import webhooks
-from tests.factories import make_catalog, make_tenant
+from tests.factories import age_workflow, make_catalog, make_tenant, make_workflow
+from tests.waiting import wait_until
 
 SECRET = "whsec_test_0123456789"
 
@@ -51,10 +53,7 @@ class Receiver:
         self.thread.start()
 
     def wait(self, n: int = 1, timeout: float = 20.0) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.received) >= n, f"{len(self.received)} deliveries, wanted {n}"
+        wait_until(lambda: len(self.received) >= n, timeout, f"{n} deliveries")
         return self.received
 
     def close(self) -> None:
@@ -98,6 +97,17 @@ def test_a_signature_verifies_and_any_change_breaks_it():
     )
     assert not webhooks.verify(SECRET, header, body, now=1_700_000_000 + 3600)  # a replay
     assert not webhooks.verify(SECRET, "garbage", body)
+
+
+def test_a_signature_made_now_is_a_replay_once_its_tolerance_has_passed():
+    body = b'{"workflowId":"w","status":"completed"}'
+    with time_machine.travel(dt.datetime(2031, 5, 1, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
+        header = webhooks.signature_header(SECRET, body)
+        assert header.startswith("t=1935403200,v1=")
+        clock.shift(dt.timedelta(minutes=4))
+        assert webhooks.verify(SECRET, header, body)
+        clock.shift(dt.timedelta(minutes=2))
+        assert not webhooks.verify(SECRET, header, body)
 
 
 def test_the_signature_is_hmac_sha256_over_timestamp_dot_body():
@@ -144,14 +154,16 @@ def test_a_finished_workflow_posts_one_signed_summary(
     assert summary["workflowId"] == wid and summary["status"] == "completed"
     assert summary["counts"]["completed"] == 3 and summary["failures"] == []
     assert summary["statusUrl"] == f"/v1/workflows/{wid}"
-    time.sleep(0.5)
-    row = workflow_row(engine, wid)
+    row = wait_until(
+        lambda: (r := workflow_row(engine, wid)).webhook_status == "delivered" and r,
+        10,
+        "the delivery to be recorded",
+    )
     assert (row.webhook_status, row.webhook_attempts) == ("delivered", 1)
     assert row.webhook_delivered_at is not None
     # once per workflow: another task message, or the sweeper, sends nothing more
     assert webhooks.deliver(rt, wid) is None
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET webhook_next_at = now() - interval '1 hour'"))
+    age_workflow(engine, wid, webhook_next_at=3600)
     from freshet.batch import ending
 
     ending.sweep_workflows(rt)
@@ -171,24 +183,17 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(
     attempts = [int(h["Freshet-Delivery-Attempt"]) for h, _ in received]
     assert attempts == [1, 2, 3]
     assert all(h["Freshet-Webhook-Id"] == wid for h, _ in received)
-    time.sleep(0.5)
-    row = workflow_row(engine, wid)
+    row = wait_until(
+        lambda: (r := workflow_row(engine, wid)).webhook_status == "delivered" and r,
+        10,
+        "the delivery to be recorded",
+    )
     assert (row.webhook_status, row.webhook_attempts) == ("delivered", 3)
 
 
 def insert_finished_workflow(engine, callback_url: str) -> str:
-    t = make_tenant(engine)
-    wid = str(uuid.uuid4())
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO workflows (id, org_id, request_id, status, submitted, accepted, "
-                "callback_url, webhook_status, webhook_next_at, finished_at) VALUES (:w, :o, 'r', "
-                "'completed', 1, 0, :u, 'pending', now(), now())"
-            ),
-            {"w": wid, "o": t.org_id, "u": callback_url},
-        )
-    return wid
+    """A completed workflow whose webhook is due now (one target submitted, none accepted)."""
+    return make_workflow(engine, status="completed", submitted=1, callback_url=callback_url)
 
 
 def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt, receiver):
@@ -199,8 +204,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt
         delay = webhooks.deliver(rt, wid)
         if delay is not None:
             delays.append(delay)
-            with engine.begin() as conn:  # time passes
-                conn.execute(text("UPDATE workflows SET webhook_next_at = now()"))
+            age_workflow(engine, wid, webhook_next_at=0)  # time passes: the retry is due
     assert len(delays) == 2 and all(d > 0 for d in delays)
     row = workflow_row(engine, wid)
     assert (row.webhook_status, row.webhook_attempts) == ("failed", 3)
@@ -211,8 +215,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_after_max_attempts(engine, rt
 
 def test_a_delivery_not_yet_due_is_not_sent(engine, rt, receiver):
     wid = insert_finished_workflow(engine, receiver.url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET webhook_next_at = now() + interval '1 hour'"))
+    age_workflow(engine, wid, webhook_next_at=-3600)  # due in an hour
     assert webhooks.deliver(rt, wid) is None
     assert receiver.received == []
 

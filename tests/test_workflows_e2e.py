@@ -11,7 +11,8 @@ import requests
 from sqlalchemy import text
 
 from freshet.batch import ending, workflows
-from tests.factories import make_catalog, make_tenant
+from tests.factories import age_workflow, make_catalog, make_tenant
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 URL = "/v1/products/refresh"
@@ -24,14 +25,17 @@ def wait_workflow(
     timeout: float = 30.0,
     until: tuple[str, ...] = ("completed", "failed", "partially_failed", "cancelled"),
 ) -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/workflows/{workflow_id}?limit=1", headers=tenant.headers).get_json()
-        if body["status"] in until:
-            return client.get(f"/v1/workflows/{workflow_id}", headers=tenant.headers).get_json()
-        time.sleep(0.2)
-    raise AssertionError(f"workflow still {body.get('status')}: {body.get('counts')}")
+    def brief() -> dict:
+        return client.get(f"/v1/workflows/{workflow_id}?limit=1", headers=tenant.headers).get_json()
+
+    wait_until(lambda: brief()["status"] in until, timeout, f"workflow to be {until}", every=0.2)
+    return client.get(f"/v1/workflows/{workflow_id}", headers=tenant.headers).get_json()
+
+
+def counts(client, tenant, workflow_id: str) -> dict:
+    return client.get(f"/v1/workflows/{workflow_id}?limit=1", headers=tenant.headers).get_json()[
+        "counts"
+    ]
 
 
 def sim_stats(simulator) -> dict:
@@ -156,7 +160,8 @@ def test_cancel_stops_every_open_target_durably_and_refunds(client, engine, work
     t = make_tenant(engine, catalogs=["crawl"])
     body = submit(client, t, [{"url": f"{simulator.url}/sites/crawl/p/p{i}"} for i in range(20)])
     wid = body["workflowId"]
-    time.sleep(1.5)  # a target or two done at 1/s, the rest waiting their turn
+    # a target done at 1/s, the rest waiting their turn
+    wait_until(lambda: counts(client, t, wid)["completed"] >= 1, 20, "a first target")
     resp = client.post(f"/v1/workflows/{wid}/cancel", headers=t.headers)
     assert resp.status_code == 200, resp.get_json()
     out = resp.get_json()
@@ -192,8 +197,7 @@ def test_a_launch_that_could_not_be_published_is_redriven_by_the_sweeper(
     assert body["workflowStatus"] == "retry_pending" and body["workflowError"]
     monkeypatch.setattr(rt, "publisher", real)
     assert workflows.redrive_launches(rt) == 0  # its backoff has not passed yet
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE workflows SET updated_at = now() - interval '1 hour'"))
+    age_workflow(engine, body["workflowId"], updated_at=3600)  # its backoff has passed
     assert ending.sweep_workflows(rt) == 1
     done = wait_workflow(client, t, body["workflowId"])
     assert done["status"] == "completed"

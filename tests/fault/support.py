@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import requests
 from sqlalchemy import Engine, text
+
+# Re-exported: the fault tests import their helpers from here; these are shared suite-wide.
+from tests.factories import ledger_kinds as ledger_kinds
+from tests.waiting import wait_until as wait_until
 
 URL = "/api/v1/reviews/refresh"
 
@@ -31,17 +34,6 @@ class Sim:
         )
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
 def job_row(engine: Engine, job_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         return dict(
@@ -61,17 +53,6 @@ def wait_status(
 
 def wait_done(engine: Engine, job_id: int, timeout: float = 30.0) -> dict[str, Any]:
     return wait_status(engine, job_id, ("completed", "failed", "cancelled"), timeout)
-
-
-def ledger_kinds(engine: Engine, job_id: int) -> list[str]:
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                text("SELECT kind FROM ledger WHERE job_id = :j ORDER BY id"), {"j": job_id}
-            )
-            .scalars()
-            .all()
-        )
 
 
 def review_jobs_used(engine: Engine, org_id: int) -> int:

@@ -3,6 +3,7 @@ envelope, nothing half-written, and service resumes by itself when the backend i
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from store.db import make_engine, upgrade
-from tests.factories import make_tenant
+from tests.factories import make_idempotency_key, make_tenant
 from tests.fault import pg
 from tests.fault.support import URL, wait_until
 
@@ -259,27 +260,15 @@ def test_worker_rides_out_a_postgres_outage_mid_job(
 def test_an_idempotency_key_left_by_a_dead_request_becomes_usable_again(client, engine):
     """A request that died between taking its Idempotency-Key and answering (API process
     killed, Postgres lost before the key could be released) must not block that key forever."""
-    import hashlib
     import json
 
     t = make_tenant(engine)
     body = {"asin": "B0DEADREQ1"}
     raw = json.dumps(body).encode()
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO idempotency_keys (org_id, key, route, body_hash, created_at) "
-                "VALUES (:o, 'dead-1', 'POST /api/v1/reviews/refresh', :h, :at)"
-            ),
-            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest(), "at": "2000-01-01T00:00:00Z"},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO idempotency_keys (org_id, key, route, body_hash) "
-                "VALUES (:o, 'live-1', 'POST /api/v1/reviews/refresh', :h)"
-            ),
-            {"o": t.org_id, "h": hashlib.sha256(raw).hexdigest()},
-        )
+    route = "POST /api/v1/reviews/refresh"
+    long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    make_idempotency_key(engine, t, "dead-1", route, raw, created_at=long_ago)
+    make_idempotency_key(engine, t, "live-1", route, raw)
     headers = {**t.headers, "Content-Type": "application/json"}
     live = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "live-1"})
     assert live.status_code == 409  # a request still in flight: retry later

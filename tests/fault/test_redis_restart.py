@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from freshet.jobs.sweeper import sweep
-from tests.factories import make_tenant
+from tests.factories import age_jobs, make_tenant
 from tests.fault.support import (
     URL,
     cooldown_holder,
@@ -48,7 +48,8 @@ def test_redis_restart_with_jobs_queued_loses_nothing(
     time.sleep(0.5)
     assert {job_row(engine, j)["status"] for j in ids} == {"queued"}  # nothing to consume
 
-    time.sleep(settings.redispatch_after_seconds)
+    # sent long enough ago that any sweeper would send them again, Redis wiped or not
+    age_jobs(engine, settings.redispatch_after_seconds, ids, column="dispatched_at")
     counts = sweep(rt)
     assert counts["dispatched"] == len(ids)
     assert counts["cooldowns_restored"] == len(ids)

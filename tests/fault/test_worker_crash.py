@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.factories import make_tenant
+from tests.factories import age_job, make_tenant
 from tests.fault.support import (
     asin_with_pages,
     cooldown_holder,
@@ -45,7 +45,9 @@ def test_sigkilled_worker_mid_task_completes_once_and_charges_once(
     sim.faults()
     spawn_worker()
     # Nothing is retried while the lease (2 s here) could still belong to a live worker;
-    # then the sweeper requeues and re-sends it, and the new worker finishes it.
+    # then the sweeper requeues and re-sends it, and the new worker finishes it. The dead
+    # worker's last heartbeat is moved a lease back instead of the test waiting out the lease.
+    age_job(engine, job_id, rt.settings.lease_seconds, column="lease_until")
     passes = sweep_until(
         rt,
         lambda: job_row(engine, job_id)["attempt"] == 2,
@@ -85,6 +87,8 @@ def test_frozen_worker_that_wakes_up_late_changes_nothing(
     frozen.pause()
     sim.faults()
     spawn_worker()
+    # frozen, it cannot extend its lease: its lease runs out (moved back, not waited for)
+    age_job(engine, job_id, rt.settings.lease_seconds, column="lease_until")
     sweep_until(
         rt,
         lambda: job_row(engine, job_id)["status"] == "completed",
