@@ -50,6 +50,8 @@ def refresh() -> tuple[Response, int]:
         req = load_request(parse_body(request.get_data(cache=True)))
     except RequestInvalid as exc:
         raise batch.invalid(exc.detail) from None
-    body, status, adm = batch.submit(runtime(), g.principal, req, g.request_id)
+    body, status, adm = batch.submit(
+        runtime(), g.principal, req, g.request_id, g.get("idempotency")
+    )
     note_admission(adm)
     return jsonify(body), status

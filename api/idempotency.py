@@ -1,25 +1,34 @@
-"""Idempotency-Key on POST: the same key and body replay the first answer; another body is 422."""
+"""Idempotency-Key on POST: the same key and body replay the first answer; another body is 422.
+
+The key is bound in the domain's own transaction (freshet.idempotency.record), together with
+the job, its reservation and its ledger row, so a committed job never loses its key. Here:
+replaying a bound key, refusing a key bound to another request, a short-lived in-flight
+marker in Redis so a concurrent duplicate is told to retry (409) instead of racing, and the
+final answer stored once the handler returns.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import Response, g, make_response, request
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import runtime
+from freshet import idempotency
 from freshet.errors import BadRequest, Conflict, Unprocessable
-from store.tables import idempotency_keys
+from freshet.idempotency import IdempotencyKey, KeyTaken
+
+log = logging.getLogger("freshet.api")
 
 REPLAYABLE = {200, 201, 202, 400, 402, 403, 404, 422}
-# Longer than any request runs (a product refresh waits at most FRESHET_SYNC_WAIT_SECONDS).
-ABANDONED_AFTER_SECONDS = 120
 
 
 def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,96 +43,92 @@ def idempotent(fn: Callable[..., Any]) -> Callable[..., Any]:
                 title="Invalid Idempotency-Key",
                 code="bad_request",
             )
-        org_id = g.principal.org_id
-        route = f"{request.method} {request.path}"
-        body_hash = hashlib.sha256(request.get_data(cache=True)).hexdigest()
-        engine = runtime().engine
-        with engine.begin() as conn:
-            fresh = conn.execute(
-                insert(idempotency_keys)
-                .values(org_id=org_id, key=key, route=route, body_hash=body_hash)
-                .on_conflict_do_nothing()
-                .returning(idempotency_keys.c.key)
-            ).first()
-            if fresh is None:
-                fresh = _take_over_abandoned(conn, org_id, key, route, body_hash)
-            existing = (
-                None
-                if fresh
-                else conn.execute(
-                    select(idempotency_keys).where(
-                        idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key
-                    )
-                ).first()
-            )
-        if existing is not None:
-            return _replay(existing, route, body_hash)
+        idem = IdempotencyKey(
+            org_id=g.principal.org_id,
+            key=key,
+            route=f"{request.method} {request.path}",
+            body_hash=hashlib.sha256(request.get_data(cache=True)).hexdigest(),
+        )
+        rt = runtime()
+        with rt.engine.connect() as conn:
+            row = idempotency.find(conn, idem.org_id, key)
+        if row is not None:
+            return _replay(row, idem)
+        marker = _in_flight(idem)
         try:
-            resp = make_response(fn(*args, **kwargs))
-        except BaseException:
-            _forget(org_id, key)
-            raise
-        if resp.status_code in REPLAYABLE and resp.is_json:
-            with engine.begin() as conn:
-                conn.execute(
-                    update(idempotency_keys)
-                    .where(idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key)
-                    .values(status_code=resp.status_code, response=resp.get_json())
-                )
-        else:
-            _forget(org_id, key)
-        return resp
+            g.idempotency = idem
+            try:
+                resp = make_response(fn(*args, **kwargs))
+            except KeyTaken:  # a duplicate committed first; this one rolled back whole
+                with rt.engine.connect() as conn:
+                    row = idempotency.find(conn, idem.org_id, key)
+                assert row is not None
+                return _replay(row, idem)
+            if resp.status_code in REPLAYABLE and resp.is_json:
+                _store_answer(idem, resp)
+            return resp
+        finally:
+            _done(marker)
 
     return inner
 
 
-def _take_over_abandoned(conn: Any, org_id: int, key: str, route: str, body_hash: str) -> Any:
-    """The same request again, for a key whose first request never answered (its process was
-    killed, or Postgres was lost before the key could be released): after a while it is taken
-    over, so a client retrying with its key is not refused forever."""
-    return conn.execute(
-        update(idempotency_keys)
-        .where(
-            idempotency_keys.c.org_id == org_id,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.route == route,
-            idempotency_keys.c.body_hash == body_hash,
-            idempotency_keys.c.status_code.is_(None),
-            idempotency_keys.c.created_at
-            < func.now() - dt.timedelta(seconds=ABANDONED_AFTER_SECONDS),
-        )
-        .values(created_at=func.now())
-        .returning(idempotency_keys.c.key)
-    ).first()
-
-
-def _replay(row: Any, route: str, body_hash: str) -> Response:
-    if row.route != route or row.body_hash != body_hash:
+def _replay(row: Any, idem: IdempotencyKey) -> Response:
+    if row.route != idem.route or row.body_hash != idem.body_hash:
         raise Unprocessable(
             "This Idempotency-Key was used with a different request; use a new "
             "key for a new request.",
             title="Idempotency key reused",
             code="idempotency_key_reused",
         )
-    if row.status_code is None:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed; retry.",
-            title="Request in progress",
-            code="idempotency_in_progress",
-            retry_after=1,
-        )
+    if row.status_code is None:  # bound by an older Freshet that stored the answer later
+        raise _in_progress()
     resp = Response(json.dumps(row.response), status=row.status_code, mimetype="application/json")
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
 
 
-def _forget(org_id: int, key: str) -> None:
+def _in_progress() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still being processed; retry.",
+        title="Request in progress",
+        code="idempotency_in_progress",
+        retry_after=1,
+    )
+
+
+def marker_key(idem: IdempotencyKey) -> str:
+    digest = hashlib.sha256(idem.key.encode()).hexdigest()[:32]
+    return f"{runtime().prefix}idem:{idem.org_id}:{digest}"
+
+
+def _in_flight(idem: IdempotencyKey) -> str | None:
+    """Mark the key in flight for as long as a request may run; 409 if it already is. Only an
+    efficiency: with Redis away the unique key in Postgres still decides (KeyTaken)."""
+    rt = runtime()
+    name = marker_key(idem)
+    ttl_ms = int((rt.settings.sync_wait_seconds + 30) * 1000)
+    try:
+        if not rt.redis.set(name, g.request_id, nx=True, px=ttl_ms):
+            raise _in_progress()
+    except (redis.ConnectionError, redis.TimeoutError):
+        return None
+    return name
+
+
+def _done(marker: str | None) -> None:
+    if marker is None:
+        return
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # it expires anyway
+        runtime().redis.delete(marker)
+
+
+def _store_answer(idem: IdempotencyKey, resp: Response) -> None:
+    """The final answer replaces the provisional one. If Postgres refuses now, a job that
+    committed keeps the 202 it was bound with; an answer that committed nothing is simply not
+    replayed (the retry runs again, and is charged nothing twice)."""
     try:
         with runtime().engine.begin() as conn:
-            conn.execute(
-                delete(idempotency_keys).where(
-                    idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key
-                )
-            )
-    except Exception:  # noqa: S110 - the key then simply stays reserved; it never replays wrong
-        pass
+            idempotency.answer(conn, idem, resp.status_code, resp.get_json())
+    except SQLAlchemyError:
+        log.warning("idempotency answer not stored", extra={"key_recorded": idem.recorded})

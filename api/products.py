@@ -48,7 +48,9 @@ def _options(full_refresh: bool) -> LookupOptions:
 def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
     g.product_meter = meter = products.Meter()
     opts = _options(full_refresh)
-    out = products.lookup(runtime(), g.principal, product_id, opts, g.request_id, meter)
+    out = products.lookup(
+        runtime(), g.principal, product_id, opts, g.request_id, meter, g.get("idempotency")
+    )
     body = _product.dump(out.body) if out.status == 200 else _pending.dump(out.body)
     return jsonify(body), out.status
 

@@ -54,7 +54,9 @@ def refresh() -> tuple[Response, int]:
         _request.load(body)
     except ValidationError as exc:
         raise BadRequest(f"Invalid fields: {exc.messages}", title="Invalid request") from None
-    out, adm = reviews.submit(runtime(), g.principal, asin, marketplace, g.request_id)
+    out, adm = reviews.submit(
+        runtime(), g.principal, asin, marketplace, g.request_id, g.get("idempotency")
+    )
     note_admission(adm)
     return jsonify(out), 202
 

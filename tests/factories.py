@@ -14,7 +14,6 @@ test moves a row's timestamps (`age_*`) instead of sleeping until time has passe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import uuid
 from collections.abc import Iterable, Sequence
@@ -29,7 +28,7 @@ from freshet.products import store as product_store
 from freshet.products.ids import Target
 from freshet.wiring import job_kinds
 from sources.record import ProductRecord
-from store.tables import catalogs, idempotency_keys, jobs, price_observations, products, workflows
+from store.tables import catalogs, jobs, price_observations, products, workflows
 
 _seq = itertools.count(1)
 
@@ -272,44 +271,6 @@ def age_workflow(engine: Engine, workflow_id: str | None = None, **seconds_ago: 
 
 
 # idempotency keys ----------------------------------------------------------------------------
-def make_idempotency_key(
-    engine: Engine,
-    tenant: Tenant,
-    key: str,
-    route: str,
-    body: bytes,
-    *,
-    created_at: dt.datetime | None = None,
-) -> None:
-    """A taken Idempotency-Key with no answer stored: a request in flight (or one that died)."""
-    values: dict[str, Any] = dict(
-        org_id=tenant.org_id, key=key, route=route, body_hash=hashlib.sha256(body).hexdigest()
-    )
-    if created_at is not None:
-        values["created_at"] = created_at
-    with engine.begin() as conn:
-        conn.execute(insert(idempotency_keys).values(**values))
-
-
-# Redis guard state ---------------------------------------------------------------------------
-def pass_cooldown(engine: Engine, rt: Any, job_id: int) -> None:
-    """The review job's ASIN cooldown has run out: its key is gone from Redis (whose clock the
-    guards read) and the job is that much older in Postgres (whose clock the sweeper reads to
-    restore cooldowns), so neither brings it back."""
-    with engine.connect() as conn:
-        job = lifecycle.get(conn, job_id)
-        assert job is not None and job["kind"] == "reviews"
-        seconds = conn.execute(
-            text(
-                "SELECT p.asin_cooldown_seconds FROM organizations o "
-                "JOIN plans p ON p.name = o.plan WHERE o.id = :o"
-            ),
-            {"o": job["org_id"]},
-        ).scalar_one()
-    age_job(engine, job_id, seconds)
-    rt.redis.delete(rt.guards.cooldown_key(job["org_id"], job["asin"], job["marketplace"]))
-
-
 def age_rate_window(rt: Any, tenant: Tenant, seconds: float, window: str = "submit") -> None:
     """Every request counted in the organization's `window` (submit | force) was made
     `seconds` earlier: the sliding window's members are scored by Redis TIME in ms."""

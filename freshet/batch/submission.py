@@ -24,11 +24,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from freshet import accounts, jobs
+from freshet import accounts, idempotency, jobs
 from freshet.accounts import Principal, submit_window
 from freshet.batch import targets as batch_targets
 from freshet.batch import workflows
 from freshet.errors import Forbidden, PaymentRequired, RateLimited, Unprocessable
+from freshet.idempotency import IdempotencyKey
 from freshet.runtime import Runtime
 from guards import Admission
 from schemas.batch import BatchRequest
@@ -120,9 +121,14 @@ def check_callback(rt: Runtime, url: str) -> None:
 
 # submission ----------------------------------------------------------------------------------
 def submit(
-    rt: Runtime, principal: Principal, req: BatchRequest, request_id: str
+    rt: Runtime,
+    principal: Principal,
+    req: BatchRequest,
+    request_id: str,
+    idem: IdempotencyKey | None = None,
 ) -> tuple[dict[str, Any], int, Admission]:
-    """The answer body and status (202, or 400 when nothing was accepted)."""
+    """The answer body and status (202, or 400 when nothing was accepted). `idem` is bound
+    to the 202 (launch still pending) in the transaction that writes the workflow."""
     adm = rt.guards.admit([submit_window(principal)])
     if not adm.ok:
         raise _rate_limited(adm)
@@ -148,11 +154,12 @@ def submit(
     if not res.accepted:
         return body, 400, adm
     workflow_id = uuid.uuid4()
+    body.update(workflowId=str(workflow_id), workflowStatus="pending")
     with rt.engine.begin() as conn:
         _write(conn, rt, principal, req, res, workflow_id, request_id)
+        idempotency.record(conn, idem, 202, body)
     launch = workflows.publish_launch(rt, workflow_id, request_id)
-    body.update(
-        workflowId=str(workflow_id),
+    body = body | dict(
         workflowStatus=launch.status,
         workflowError=launch.error,
         workflowAttempts=launch.attempts,

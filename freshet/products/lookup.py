@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from freshet import accounts, jobs
+from freshet import accounts, idempotency, jobs
 from freshet.accounts import Principal, force_window, submit_window
 from freshet.errors import FreshetError, NotFoundError, PaymentRequired, RateLimited
+from freshet.idempotency import IdempotencyKey
 from freshet.products import flight as product_flight
 from freshet.products import ids as product_ids
 from freshet.products import store as product_store
@@ -53,8 +54,10 @@ def lookup(
     opts: LookupOptions,
     request_id: str,
     meter: Meter | None = None,
+    idem: IdempotencyKey | None = None,
 ) -> Outcome:
-    """Answer one product request: 200 with the product, or 202 with the job still running."""
+    """Answer one product request: 200 with the product, or 202 with the job still running.
+    `idem` is bound to the job's 202 in the transaction that reserves and writes the job."""
     meter = meter or Meter()
     ident = product_ids.parse(raw_id, opts.format)
     _admit(rt, principal, opts, meter)
@@ -62,7 +65,7 @@ def lookup(
         row, target = product_ids.resolve(conn, rt.settings, principal, ident, opts.retailer)
     if row is not None and not needs_fetch(row, opts, rt.settings):
         return _from_cache(rt, principal, row, opts, request_id, meter)
-    job_id = _submit(rt, principal, target, row, opts, request_id, meter)
+    job_id = _submit(rt, principal, target, row, opts, request_id, meter, idem)
     return _await(rt, principal, job_id, opts, meter)
 
 
@@ -138,8 +141,10 @@ def _submit(
     opts: LookupOptions,
     request_id: str,
     meter: Meter,
+    idem: IdempotencyKey | None = None,
 ) -> int:
-    """Reserve the tokens and write the job in one transaction; then lead or follow."""
+    """Reserve the tokens, write the job and bind the Idempotency-Key to its 202 in one
+    transaction; then lead or follow."""
     cost = opts.cost
     with rt.engine.begin() as conn:
         job_id = jobs.allocate_ids(conn)[0]
@@ -167,6 +172,9 @@ def _submit(
             tokens_reserved=cost,
             params=target.params() | {"force": opts.force, "offersReviews": opts.offers_reviews},
         )
+        if idem is not None:
+            left = tokens_left(conn, principal)
+            idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
         jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
@@ -219,19 +227,25 @@ def _await(
                 )
     if job["status"] in ("failed", "cancelled", "completed"):
         raise failure_of(job)
-    status = STATUS_WORDS[job["status"]]
     return Outcome(
         202,
-        {
-            "jobId": job_id,
-            "status": status,
-            "message": f"The product is still being fetched; poll GET /v1/jobs/{job_id}. Its "
-            f"{job['tokens_reserved']} tokens are charged only if it completes.",
-            "statusUrl": f"/v1/jobs/{job_id}",
-            "tokens_reserved": job["tokens_reserved"],
-            "tokens_remaining": meter.tokens_remaining,
-        },
+        pending_body(
+            job_id, STATUS_WORDS[job["status"]], job["tokens_reserved"], meter.tokens_remaining
+        ),
     )
+
+
+def pending_body(job_id: int, status: str, reserved: int, remaining: int) -> dict[str, Any]:
+    """The 202 of a product job still running (ProductPending)."""
+    return {
+        "jobId": job_id,
+        "status": status,
+        "message": f"The product is still being fetched; poll GET /v1/jobs/{job_id}. Its "
+        f"{reserved} tokens are charged only if it completes.",
+        "statusUrl": f"/v1/jobs/{job_id}",
+        "tokens_reserved": reserved,
+        "tokens_remaining": remaining,
+    }
 
 
 def failure_of(job: dict[str, Any]) -> FreshetError:

@@ -7,9 +7,10 @@ import logging
 import re
 from typing import Any
 
-from freshet import accounts, jobs
+from freshet import accounts, idempotency, jobs
 from freshet.accounts import Principal, submit_window
 from freshet.errors import BadRequest, Forbidden, PaymentRequired, RateLimited
+from freshet.idempotency import IdempotencyKey
 from freshet.runtime import Runtime
 from guards import Admission
 
@@ -70,8 +71,14 @@ def refuse(adm: Admission) -> RateLimited:
 
 
 def submit(
-    rt: Runtime, principal: Principal, asin: str, marketplace: str, request_id: str
+    rt: Runtime,
+    principal: Principal,
+    asin: str,
+    marketplace: str,
+    request_id: str,
+    idem: IdempotencyKey | None = None,
 ) -> tuple[dict[str, Any], Admission]:
+    """Queue a review refresh job; `idem` is bound to its 202 in the job's own transaction."""
     plan = principal.plan
     if marketplace not in plan.marketplaces:
         raise Forbidden(
@@ -102,6 +109,13 @@ def submit(
     )
     if not adm.ok:
         raise refuse(adm)
+    body = {
+        "jobId": job_id,
+        "asin": asin,
+        "status": "queued",
+        "message": f"Review refresh job queued for {asin} on {marketplace}.",
+        "estimatedCompletionSeconds": ESTIMATED_SECONDS,
+    }
     try:
         with rt.engine.begin() as conn:
             if not accounts.reserve(
@@ -124,15 +138,9 @@ def submit(
                 max_attempts=rt.settings.max_attempts,
                 request_id=request_id,
             )
+            idempotency.record(conn, idem, 202, body)
     except BaseException:
         g.release(job_id, cooldown_key=cd_key, slot_key=slot_key)
         raise
     jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "reviews", request_id)])
-    body = {
-        "jobId": job_id,
-        "asin": asin,
-        "status": "queued",
-        "message": f"Review refresh job queued for {asin} on {marketplace}.",
-        "estimatedCompletionSeconds": ESTIMATED_SECONDS,
-    }
     return body, adm

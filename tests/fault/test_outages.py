@@ -3,7 +3,6 @@ envelope, nothing half-written, and service resumes by itself when the backend i
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import threading
 import time
@@ -14,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from store.db import make_engine, upgrade
-from tests.factories import make_idempotency_key, make_tenant
+from tests.factories import make_tenant
 from tests.fault import pg
-from tests.fault.support import URL, wait_until
+from tests.fault.support import URL, review_jobs_used, wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -257,27 +256,27 @@ def test_worker_rides_out_a_postgres_outage_mid_job(
     )
 
 
-def test_an_idempotency_key_left_by_a_dead_request_becomes_usable_again(client, engine):
-    """A request that died between taking its Idempotency-Key and answering (API process
-    killed, Postgres lost before the key could be released) must not block that key forever."""
+def test_a_request_that_died_before_its_commit_leaves_its_key_free(client, engine, rt):
+    """The key is bound only in the transaction that commits the job, so a request that died
+    before that commit (API process killed, Postgres lost) leaves nothing behind: the retry
+    runs at once. A request still in flight holds a short-lived marker: a duplicate is 409."""
+    import hashlib
     import json
 
     t = make_tenant(engine)
-    body = {"asin": "B0DEADREQ1"}
-    raw = json.dumps(body).encode()
-    route = "POST /api/v1/reviews/refresh"
-    long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    make_idempotency_key(engine, t, "dead-1", route, raw, created_at=long_ago)
-    make_idempotency_key(engine, t, "live-1", route, raw)
+    raw = json.dumps({"asin": "B0DEADREQ1"}).encode()
     headers = {**t.headers, "Content-Type": "application/json"}
+    digest = hashlib.sha256(b"live-1").hexdigest()[:32]
+    rt.redis.set(f"{rt.prefix}idem:{t.org_id}:{digest}", "a request in flight", px=60_000)
     live = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "live-1"})
-    assert live.status_code == 409  # a request still in flight: retry later
+    assert live.status_code == 409 and live.headers["Retry-After"]  # in flight: retry later
+    first = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "dead-1"})
+    assert first.status_code == 202, first.get_json()
     other_body = client.post(
         URL, json={"asin": "B0DEADREQ2"}, headers={**t.headers, "Idempotency-Key": "dead-1"}
     )
-    assert other_body.status_code == 422  # the key is still bound to its body
-    first = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "dead-1"})
-    assert first.status_code == 202, first.get_json()
+    assert other_body.status_code == 422  # the key is bound to its body
     again = client.post(URL, data=raw, headers={**headers, "Idempotency-Key": "dead-1"})
     assert again.status_code == 202 and again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert review_jobs_used(engine, t.org_id) == 1
