@@ -136,6 +136,9 @@ class Runtime:
     redis: redis_lib.Redis
     publisher: Publisher
     kinds: JobKinds
+    # One-statement hot paths (the cached product read and its charge): autocommit, no
+    # pre-ping; see store.db.make_statement_engine.
+    statements: Engine
     extras: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -158,4 +161,5 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.statements.dispose()
         self.redis.close()

@@ -32,6 +32,8 @@ class Settings:
     sync_wait_seconds: float = 25.0
     read_limit_per_minute: int = 1200
     auth_cache_seconds: float = 5.0
+    # The cached product read's charge commits asynchronously (docs/guarantees.md: window).
+    cached_charge_async_commit: bool = True
     # Jobs
     lease_seconds: int = 120
     # How long a concurrency slot lives without the sweeper renewing it from Postgres.
@@ -147,6 +149,8 @@ DESCRIPTIONS = {
     "sync_wait_seconds": "how long a product request waits for its worker before answering 202",
     "read_limit_per_minute": "per-key limit on free reads (abuse guard only)",
     "auth_cache_seconds": "how long an API process trusts a key it has seen (revocation delay)",
+    "cached_charge_async_commit": "commit a cached read's charge asynchronously (a Postgres "
+    "crash may forget the last ~0.6 s of them: an under-charge, never a double one)",
     "lease_seconds": "a running job's lease; past it the sweeper retries or fails the job",
     "slot_ttl_seconds": "life of a concurrency slot unless the sweeper renews it from Postgres",
     "max_attempts": "attempts per job before it fails with its last reason",

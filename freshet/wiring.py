@@ -9,7 +9,7 @@ import redis as redis_lib
 from freshet import batch, products, reviews
 from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
 from freshet.settings import Settings
-from store.db import make_engine
+from store.db import make_engine, make_statement_engine
 
 
 def job_kinds() -> JobKinds:
@@ -38,6 +38,11 @@ def build_runtime(settings: Settings, publisher: Publisher, *, pool_size: int = 
     return Runtime(
         settings=settings,
         engine=make_engine(settings.database_url, pool_size=pool_size),
+        statements=make_statement_engine(
+            settings.database_url,
+            pool_size=pool_size,
+            asynchronous_commit=settings.cached_charge_async_commit,
+        ),
         redis=redis_lib.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
         ),

@@ -32,6 +32,25 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     )
 
 
+def make_statement_engine(
+    database_url: str, *, pool_size: int = 5, asynchronous_commit: bool = False
+) -> Engine:
+    """An engine for hot paths that are one statement each: autocommit (no BEGIN/COMMIT round
+    trips; the statement is its own transaction), no pre-ping round trip on checkout (the
+    caller retries once on a dead connection), psycopg's prepared statements, and optionally
+    `synchronous_commit = off` for the connection's whole session."""
+    options = "-c synchronous_commit=off" if asynchronous_commit else ""
+    return create_engine(
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 5, "prepare_threshold": 1, "options": options},
+    )
+
+
 def alembic_config(database_url: str) -> Config:
 
     cfg = Config()

@@ -4,6 +4,7 @@ token ledger; the per-minute windows; the /v1/usage report."""
 from freshet.accounts.ledger import (
     charge_now,
     current_period,
+    ensure_period,
     ledger_totals,
     next_period_start,
     reserve,
@@ -55,6 +56,7 @@ __all__ = [
     "create_org",
     "current_period",
     "display_prefix",
+    "ensure_period",
     "force_window",
     "get_plan",
     "grant",

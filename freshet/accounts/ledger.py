@@ -38,6 +38,13 @@ def used(conn: Connection, org_id: int, period: dt.date | None = None) -> dict[s
     return {"tokens": row[0] if row else 0, "review_jobs": row[1] if row else 0}
 
 
+def ensure_period(conn: Connection, org_id: int, period: dt.date) -> None:
+    """The organization's row for the month, created if missing (concurrent callers wait)."""
+    conn.execute(
+        insert(usage_periods).values(org_id=org_id, period=period).on_conflict_do_nothing()
+    )
+
+
 def take_bulk(
     conn: Connection, *, org_id: int, resource: str, amount: int, limit: int, period: dt.date
 ) -> bool:

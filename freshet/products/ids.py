@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, false, func, or_, select
+from sqlalchemy import Connection, Row, bindparam, false, func, or_, select
 
 from freshet import accounts
 from freshet.accounts import Principal
@@ -169,13 +169,24 @@ def _codes_clause(ident: Identifier) -> Any:
     return c.asin == ident.value
 
 
-def product_columns() -> list[Any]:
-    """Every products column plus the ages (seconds, by the database clock) of each class."""
-    ages = [
+# Every products column plus the ages (seconds, by the database clock) of each class.
+_COLUMNS = (
+    *products.c,
+    *(
         func.extract("epoch", func.now() - products.c[f"{name}_fetched_at"]).label(f"{name}_age")
         for name in ("price", "offers", "reviews", "static")
-    ]
-    return [*products.c, *ages]
+    ),
+)
+# Built once, so a lookup neither builds nor compiles a statement: only its values change.
+_BY_KEY = select(*_COLUMNS).where(
+    products.c.source == bindparam("source"), products.c.key == bindparam("key")
+)
+_BY_ID = select(*_COLUMNS).where(products.c.id == bindparam("id"))
+
+
+def by_id(conn: Connection, product_id: Any) -> Row[Any] | None:
+    """The stored product with its ages, or None."""
+    return conn.execute(_BY_ID, {"id": product_id}).first()
 
 
 def _accessible(rows: Sequence[Row[Any]], granted_ids: set[int]) -> list[Row[Any]]:
@@ -190,8 +201,6 @@ def resolve(
     retailer: str = DEFAULT_RETAILER,
 ) -> tuple[Any | None, Target]:
     """(the stored product or None, what to fetch). NotFoundError when neither exists."""
-    cols = product_columns()
-
     if ident.kind == "item_id" or (ident.kind == "url" and _walmart_item(settings, ident.value)):
         item_id = ident.value if ident.kind == "item_id" else _walmart_item(settings, ident.value)
         if retailer != DEFAULT_RETAILER:
@@ -199,26 +208,27 @@ def resolve(
                 f"Item ids are served from walmart only, not {retailer!r}; "
                 "drop retailer= or pass the product's URL."
             )
-        row = conn.execute(
-            select(*cols).where(products.c.source == "walmart", products.c.key == item_id)
-        ).first()
+        row = conn.execute(_BY_KEY, {"source": "walmart", "key": item_id}).first()
         return row, walmart_target(settings, str(item_id))
 
     # Item ids need no grant; everything else is looked up among the granted catalogs.
     granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
     granted_ids = {int(c["id"]) for c in granted}
     if ident.kind == "url":
-        return _resolve_url(conn, cols, granted, ident.value)
+        return _resolve_url(conn, granted, ident.value)
 
     if ident.kind == "uuid":
-        rows = conn.execute(select(*cols).where(products.c.id == uuid.UUID(ident.value))).all()
+        rows = conn.execute(_BY_ID, {"id": uuid.UUID(ident.value)}).all()
         found = _accessible(rows, granted_ids)
         if not found:
             raise NotFoundError("No product with this uuid exists in your catalogs.")
         return found[0], target_of(conn, settings, found[0])
 
     rows = conn.execute(
-        select(*cols).where(_codes_clause(ident)).order_by(products.c.updated_at.desc()).limit(20)
+        select(*_COLUMNS)
+        .where(_codes_clause(ident))
+        .order_by(products.c.updated_at.desc())
+        .limit(20)
     ).all()
     found = _accessible(rows, granted_ids)
     if not found:
@@ -242,7 +252,7 @@ def _walmart_item(settings: Settings, url: str) -> str | None:
 
 
 def _resolve_url(
-    conn: Connection, cols: list[Any], granted: list[dict[str, Any]], url: str
+    conn: Connection, granted: list[dict[str, Any]], url: str
 ) -> tuple[Any | None, Target]:
     matching = [c for c in granted if any(url_matches_domain(url, d) for d in c["domains"])]
     if not matching:
@@ -255,9 +265,7 @@ def _resolve_url(
         matching, key=lambda c: max(len(d) for d in c["domains"] if url_matches_domain(url, d))
     )
     key = normalize_url(url)
-    row = conn.execute(
-        select(*cols).where(products.c.source == catalog["source"], products.c.key == key)
-    ).first()
+    row = conn.execute(_BY_KEY, {"source": catalog["source"], "key": key}).first()
     return row, Target(
         catalog["source"],
         key,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from freshet import accounts, idempotency, jobs
 from freshet.accounts import Principal, force_window, submit_window
@@ -61,12 +62,26 @@ def lookup(
     meter = meter or Meter()
     ident = product_ids.parse(raw_id, opts.format)
     _admit(rt, principal, opts, meter)
-    with rt.engine.connect() as conn:
-        row, target = product_ids.resolve(conn, rt.settings, principal, ident, opts.retailer)
+    row, target = _resolve(rt, principal, ident, opts)
     if row is not None and not needs_fetch(row, opts, rt.settings):
         return _from_cache(rt, principal, row, opts, request_id, meter)
     job_id = _submit(rt, principal, target, row, opts, request_id, meter, idem)
     return _await(rt, principal, job_id, opts, meter)
+
+
+def _resolve(
+    rt: Runtime, principal: Principal, ident: product_ids.Identifier, opts: LookupOptions
+) -> tuple[Any | None, Target]:
+    """Read-only, on the statement engine (no pre-ping): a connection found dead is retried
+    once on a fresh one — a read, so running it twice changes nothing."""
+    for attempt in (1, 2):
+        try:
+            with rt.statements.connect() as conn:
+                return product_ids.resolve(conn, rt.settings, principal, ident, opts.retailer)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter) -> None:
@@ -104,21 +119,34 @@ def _payment_required(cost: int, left: int) -> PaymentRequired:
 def _from_cache(
     rt: Runtime, principal: Principal, row: Any, opts: LookupOptions, request_id: str, meter: Meter
 ) -> Outcome:
-    cost = opts.cost
-    with rt.engine.begin() as conn:
-        used_after = accounts.charge_now(
-            conn,
-            org_id=principal.org_id,
-            amount=cost,
-            limit=principal.plan.monthly_tokens,
-            request_id=request_id,
-        )
-        if used_after is None:
+    """The charge, the read count and the history in one statement on the statement engine
+    (one round trip, no BEGIN/COMMIT; committed asynchronously when so configured)."""
+    cost, limit = opts.cost, principal.plan.monthly_tokens
+    period = accounts.current_period()
+
+    def charge() -> tuple[int | None, list[dict[str, Any]], dict[str, Any]]:
+        with rt.statements.connect() as conn:
+            return product_store.charge_and_read(
+                conn,
+                org_id=principal.org_id,
+                period=period,
+                cost=cost,
+                limit=limit,
+                request_id=request_id,
+                product_id=row.id,
+            )
+
+    used_after, history, stats = charge()
+    if used_after is None:
+        # Over the limit, or the month's row is missing: ensure the row, then once more.
+        with rt.engine.begin() as conn:
+            accounts.ensure_period(conn, principal.org_id, period)
+        used_after, history, stats = charge()
+    if used_after is None:
+        with rt.engine.connect() as conn:
             meter.tokens_remaining = tokens_left(conn, principal)
-            raise _payment_required(cost, meter.tokens_remaining)
-        product_store.mark_read(conn, row.id)
-        history, stats = product_store.history(conn, row.id)
-        meter.tokens_remaining = max(principal.plan.monthly_tokens - used_after, 0)
+        raise _payment_required(cost, meter.tokens_remaining)
+    meter.tokens_remaining = max(limit - used_after, 0)
     return Outcome(
         200,
         answer(

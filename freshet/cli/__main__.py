@@ -1,0 +1,5 @@
+"""`python -m freshet.cli …` is the `freshet` command."""
+
+from freshet.cli import main
+
+main()
