@@ -270,7 +270,25 @@ def age_workflow(engine: Engine, workflow_id: str | None = None, **seconds_ago: 
     _set_ago(engine, workflows, workflow_id, seconds_ago)
 
 
-# idempotency keys ----------------------------------------------------------------------------
+# Redis guard state ---------------------------------------------------------------------------
+def pass_cooldown(engine: Engine, rt: Any, job_id: int) -> None:
+    """The review job's ASIN cooldown has run out: its key is gone from Redis (whose clock the
+    guards read) and the job is that much older in Postgres (whose clock the sweeper reads to
+    restore cooldowns), so neither brings it back."""
+    with engine.connect() as conn:
+        job = lifecycle.get(conn, job_id)
+        assert job is not None and job["kind"] == "reviews"
+        seconds = conn.execute(
+            text(
+                "SELECT p.asin_cooldown_seconds FROM organizations o "
+                "JOIN plans p ON p.name = o.plan WHERE o.id = :o"
+            ),
+            {"o": job["org_id"]},
+        ).scalar_one()
+    age_job(engine, job_id, seconds)
+    rt.redis.delete(rt.guards.cooldown_key(job["org_id"], job["asin"], job["marketplace"]))
+
+
 def age_rate_window(rt: Any, tenant: Tenant, seconds: float, window: str = "submit") -> None:
     """Every request counted in the organization's `window` (submit | force) was made
     `seconds` earlier: the sliding window's members are scored by Redis TIME in ms."""

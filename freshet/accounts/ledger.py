@@ -180,52 +180,40 @@ def charge_now(
     )
 
 
+# Every reservation of a job settled at once: the charge (or refund) rows, unique per job and
+# resource so a second settle writes nothing, and on a refund the month's counters given
+# back by what was refunded now. The partial index's predicate is a literal: as a bound
+# parameter Postgres could not match it once psycopg prepares the statement.
+_SETTLE = text(
+    """
+WITH res AS (
+  SELECT org_id, period, resource, amount, request_id FROM ledger
+  WHERE job_id = :job AND kind = 'reserve'),
+ins AS (
+  INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
+  SELECT org_id, period, :job, request_id, resource, :kind, amount FROM res
+  ON CONFLICT (job_id, resource) WHERE job_id IS NOT NULL AND kind <> 'reserve' DO NOTHING
+  RETURNING org_id, period, resource, amount),
+back AS (
+  UPDATE usage_periods u SET
+    tokens_used = GREATEST(u.tokens_used - (SELECT coalesce(sum(i.amount), 0) FROM ins i
+      WHERE i.resource = 'tokens' AND i.org_id = u.org_id AND i.period = u.period), 0),
+    review_jobs_used = GREATEST(u.review_jobs_used - (SELECT coalesce(sum(i.amount), 0)
+      FROM ins i WHERE i.resource = 'review_jobs' AND i.org_id = u.org_id
+      AND i.period = u.period), 0)
+  WHERE CAST(:refund AS boolean) AND (u.org_id, u.period) IN (SELECT org_id, period FROM ins))
+SELECT count(*) FROM ins
+"""
+)
+
+
 def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
-    """Charge (success) or refund (failure) every reservation of the job, once. Returns rows."""
-    reservations = conn.execute(
-        select(
-            ledger.c.org_id,
-            ledger.c.period,
-            ledger.c.resource,
-            ledger.c.amount,
-            ledger.c.request_id,
-        ).where(ledger.c.job_id == job_id, ledger.c.kind == "reserve")
-    ).all()
-    written = 0
-    for r in reservations:
-        row = conn.execute(
-            insert(ledger)
-            .values(
-                org_id=r.org_id,
-                period=r.period,
-                job_id=job_id,
-                request_id=r.request_id,
-                resource=r.resource,
-                kind="charge" if charge else "refund",
-                amount=r.amount,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["job_id", "resource"],
-                # A literal predicate: as a bound parameter, Postgres cannot match the partial
-                # index once psycopg prepares the statement (generic plan), and every settle
-                # on that pooled connection would fail.
-                index_where=text("job_id IS NOT NULL AND kind <> 'reserve'"),
-            )
-            .returning(ledger.c.id)
-        ).first()
-        if row is None:
-            continue
-        written += 1
-        if not charge and r.amount:
-            col = COLUMNS[r.resource]
-            conn.execute(
-                text(
-                    f"UPDATE usage_periods SET {col} = GREATEST({col} - :amount, 0) "  # noqa: S608
-                    "WHERE org_id = :org AND period = :period"
-                ),
-                {"amount": r.amount, "org": r.org_id, "period": r.period},
-            )
-    return written
+    """Charge (success) or refund (failure) every reservation of the job, once, in one
+    statement. Returns the rows written (0 when it was settled already)."""
+    written = conn.execute(
+        _SETTLE, {"job": job_id, "kind": "charge" if charge else "refund", "refund": not charge}
+    ).scalar()
+    return int(written or 0)
 
 
 def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
