@@ -12,6 +12,7 @@ from freshet.jobs.lifecycle import (
     new_request_id,
     publish_after_commit,
     status_of,
+    unclaim,
 )
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
@@ -36,5 +37,6 @@ __all__ = [
     "run_job",
     "status_of",
     "sweep",
+    "unclaim",
     "wait_for",
 ]

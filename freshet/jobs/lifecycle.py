@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, case, func, select, text, update
 
 from freshet import accounts
 from freshet.runtime import Dispatch, JobKind, Runtime
@@ -71,6 +71,24 @@ def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] |
         .returning(*jobs.c)
     ).first()
     return dict(row._mapping) if row else None
+
+
+def unclaim(conn: Connection, job_id: int, attempt: int, *, delay: float) -> bool:
+    """running → queued again, as if the claim of `attempt` had not happened (the attempt is
+    given back), to run after `delay` s; only for the holder of that attempt."""
+    res = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
+        .values(
+            status="queued",
+            attempt=jobs.c.attempt - 1,
+            lease_until=None,
+            started_at=case((jobs.c.attempt == 1, None), else_=jobs.c.started_at),
+            updated_at=func.now(),
+            dispatched_at=func.now() + dt.timedelta(seconds=delay),
+        )
+    )
+    return res.rowcount == 1
 
 
 def finish(

@@ -74,12 +74,11 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     """Returns what happened: completed, failed, skipped or stale; raises RetryLater when the
     job must wait (politeness) or retry (a transient upstream failure)."""
     handler = rt.kinds[kind].handler
-    if not _ready(rt, handler, job_id):
-        return "skipped"
     with rt.engine.begin() as conn:
         job = jobs.claim(conn, job_id, rt.settings.lease_seconds)
     if job is None:
-        return "skipped"  # a duplicate delivery, or cancelled meanwhile
+        return "skipped"  # a duplicate delivery, cancelled, a follower, or over
+    _polite(rt, handler, job)
     log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": job["attempt"]})
     try:
         with keep_lease(rt, job_id, job["attempt"]), metrics.upstream_fetch(rt, job):
@@ -89,20 +88,16 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     return _complete(rt, handler, job, output)
 
 
-def _ready(rt: Runtime, handler: Handler, job_id: int) -> bool:
-    """Whether the job is still queued for a run of its own; raises RetryLater while its
-    upstream host's politeness asks it to wait (before the claim, so no attempt is spent)."""
-    with rt.engine.connect() as conn:
-        pre = jobs.get(conn, job_id)
-    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
-        return False
-    wait = handler.wait_before(rt, pre)
-    if wait > 0:
-        metrics.guard_refused("upstream_politeness")
-        with rt.engine.begin() as conn:
-            jobs.mark_dispatched(conn, [job_id], delay=wait)
-        raise RetryLater(wait)
-    return True
+def _polite(rt: Runtime, handler: Handler, job: dict[str, Any]) -> None:
+    """Raise RetryLater while the job's upstream host asks it to wait. The claim is handed
+    back (the attempt is not spent): politeness is a delay, never a failure."""
+    wait = handler.wait_before(rt, job)
+    if wait <= 0:
+        return
+    metrics.guard_refused("upstream_politeness")
+    with rt.engine.begin() as conn:
+        jobs.unclaim(conn, job["id"], job["attempt"], delay=wait)
+    raise RetryLater(wait)
 
 
 def _fetch_failed(rt: Runtime, handler: Handler, job: dict[str, Any], exc: Exception) -> str:
