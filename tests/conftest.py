@@ -20,7 +20,7 @@ TEST_BROKER = os.environ.get("FRESHET_TEST_BROKER", "redis").strip().lower()
 TRUNCATE = (
     "idempotency_keys, ledger, usage_periods, price_observations, reviews, "
     "review_products, jobs, workflows, products, grants, catalogs, api_keys, "
-    "organizations"
+    "organizations, maintenance_marks"
 )
 
 

@@ -82,7 +82,7 @@ def _mark(conn: Connection) -> tuple[object, int] | None:
     """The thinning mark, locked for this transaction; None while another sweeper holds it."""
     conn.execute(
         text(
-            "INSERT INTO maintenance_marks (name, upto, upto_id) VALUES (:name, '-infinity', 0) "
+            "INSERT INTO maintenance_marks (name, upto, upto_id) VALUES (:name, 'epoch', 0) "
             "ON CONFLICT (name) DO NOTHING"
         ),
         {"name": THIN_MARK},
