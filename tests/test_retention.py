@@ -92,7 +92,7 @@ def test_old_observations_thin_to_one_per_day_in_batches(engine, rt):
                 "RETURNING id"
             )
         ).scalar_one()
-        # 5 old days × 6 observations, and 6 recent ones (inside the stats window)
+        # 5 old days of 6 observations, and 6 recent ones (inside the stats window)
         conn.execute(
             text(
                 "INSERT INTO price_observations (product_id, observed_at, price) "
