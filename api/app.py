@@ -18,7 +18,7 @@ from freshet.runtime import Publisher
 from freshet.settings import Settings, load_settings
 from freshet.wiring import build_runtime
 from workers.celery_app import create_celery
-from workers.publish import CeleryPublisher
+from workers.publish import publisher_for
 
 
 def create_app(
@@ -26,7 +26,7 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings(**overrides)
     if publisher is None:
-        publisher = CeleryPublisher(create_celery(settings))
+        publisher = publisher_for(create_celery(settings))
     rt = build_runtime(settings, publisher, pool_size=10)
 
     app = Flask("freshet")

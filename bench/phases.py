@@ -50,7 +50,7 @@ QUICK = Counts(
     sync_refreshes=40,
     lookup_seconds=3,
 )
-MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7")
+MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 
 
 def log(msg: str) -> None:
@@ -507,10 +507,54 @@ class Bench:
             out.append((f"/v1/products/{pid}", headers))
         return out
 
+    # 8, 9 (issue #17) ---------------------------------------------------------------------
+    def processes(self) -> None:
+        from bench import scale
+
+        n, c = self.counts.e2e_targets, 16
+        d = scale.processes(self, n, c)
+        self.data["processes"] = d
+        self.rows.append(
+            Row(
+                "8",
+                f"end to end: {n} batch targets, 50 ms upstream, 2 worker processes × {c} threads",
+                per_s(d["p2"]["per_s"]),
+                f"{per_s(d['p1']['per_s'])} with 1 process × {c} threads",
+                x(d["ratio"]),
+                "report",
+                "",
+            )
+        )
+
+    def big_database(self) -> None:
+        from bench import scale
+
+        self.main_worker()
+        path, headers = self._spread_lookups(1)[0]
+        d = scale.big_database(self, path, headers)
+        self.data["big_database"] = d
+        for key, what in (
+            ("sweep_s", "sweeper pass"),
+            ("lookup_s", "cached lookup"),
+            ("accept_100_s", "batch accept, 100 targets"),
+        ):
+            ratio = d["ratios"][key]
+            self.rows.append(
+                Row(
+                    "9",
+                    f"{what} with {d['jobs']:,} finished jobs, {d['observations']:,} observations",
+                    ms(d["big"][key] * 1000),
+                    f"{ms(d['empty'][key] * 1000)} on the database before",
+                    x(ratio),
+                    "≤ 1.5×",
+                    verdict(ratio <= 1.5),
+                )
+            )
+
     def run(self) -> None:
         with self.rss:
             self.phase("6", "guards vs raw Redis round trips", self.guards)
-            if self.only & {"1", "4", "5", "7"}:
+            if self.only & {"1", "4", "5", "7", "8", "9"}:
                 log("starting the API under gunicorn (gthread 2×8)")
                 self.api_url = self.stack.start_gunicorn("api", "api.app:wsgi()")
                 self.rss.add("api", self.api_rss)
@@ -519,6 +563,8 @@ class Bench:
             self.phase("4", "synchronous refresh latency", self.sync_refresh)
             self.phase("5", "cached lookup throughput", self.cached_lookups)
             self.phase("3", "end-to-end throughput (and 7: memory)", self.throughput)
+            self.phase("8", "one vs two worker processes", self.processes)
+            self.phase("9", "a large database", self.big_database)
         if "7" in self.only and "3" not in self.only:
             self.rows.append(
                 Row(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import redis as redis_lib
 from sqlalchemy import Connection, Engine
@@ -40,6 +40,14 @@ class Publisher(Protocol):
     """Sends jobs to Celery by task name; a no-op stand-in is used where nothing may publish."""
 
     def publish(self, dispatches: Sequence[Message]) -> None: ...
+
+
+@runtime_checkable
+class QueueDepths(Protocol):
+    """A publisher that can tell how many messages a queue holds ready (RabbitMQ's does),
+    so the sweeper need not re-send what a durable broker still keeps."""
+
+    def ready(self, queue: str) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,9 @@ class JobKinds:
     """Every job kind the system runs: what handles it, which task and queue carry it, and
     the sweeper passes it adds. The worker, the sweeper and the API all read this one table."""
 
-    def __init__(self, kinds: Iterable[JobKind]) -> None:
+    def __init__(self, kinds: Iterable[JobKind], maintenance: Iterable[SweeperPass] = ()) -> None:
+        # Sweeper passes of no job kind (the data lifecycle), named explicitly in wiring.
+        self.maintenance = tuple(maintenance)
         self._kinds: dict[str, JobKind] = {}
         for k in kinds:
             if k.name in self._kinds:
@@ -120,7 +130,8 @@ class JobKinds:
         return Dispatch(job_id, kind, k.task_name, k.queue, request_id, countdown)
 
     def sweeper_passes(self) -> list[tuple[str, SweeperPass]]:
-        return [(p.__name__, p) for k in self for p in k.sweeper_passes]
+        passes = [p for k in self for p in k.sweeper_passes] + list(self.maintenance)
+        return [(p.__name__, p) for p in passes]
 
     def check_tasks(self, registered: Iterable[str]) -> None:
         """Fail at start, by name, if a kind's task is not registered with Celery."""

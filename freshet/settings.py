@@ -72,6 +72,12 @@ class Settings:
     # Metrics
     metrics_enabled: bool = True
     worker_metrics_port: int = 0
+    # Brokers and data lifecycle (issue #17)
+    broker_delivery_limit: int = 10
+    idempotency_key_hours: int = 24
+    retention_days: int = 30
+    stats_window_days: int = 30
+    prune_batch: int = 1000
 
     @property
     def broker_url(self) -> str:
@@ -128,7 +134,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
 
 
 def _validate(s: Settings) -> None:
-    for name in ("lease_seconds", "max_attempts", "max_body_bytes", "task_time_limit"):
+    for name in (
+        "lease_seconds",
+        "max_attempts",
+        "max_body_bytes",
+        "task_time_limit",
+        "broker_delivery_limit",
+        "prune_batch",
+    ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{env_name(name)} must be positive")
     if not s.database_url.startswith("postgres"):
@@ -181,6 +194,11 @@ DESCRIPTIONS = {
     "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
     "metrics_enabled": "serve /metrics",
     "worker_metrics_port": "a worker serves its own /metrics here (0: off)",
+    "broker_delivery_limit": "RabbitMQ: deliveries of one message before it is dropped (poison)",
+    "idempotency_key_hours": "an Idempotency-Key is remembered this long, then pruned",
+    "retention_days": "finished jobs and workflows are pruned after this (the ledger is kept)",
+    "stats_window_days": "price observations older than this are thinned to one per day",
+    "prune_batch": "rows one maintenance pass deletes per transaction at most",
 }
 
 

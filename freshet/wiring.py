@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from freshet import batch, products, reviews
+from freshet import batch, products, retention, reviews
 from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
 from freshet.settings import Settings
 from store.db import make_engine, make_statement_engine
@@ -30,7 +30,9 @@ def job_kinds() -> JobKinds:
                 "batch",
                 sweeper_passes=(batch.sweep_workflows,),
             ),
-        ]
+        ],
+        # issue #17: the data lifecycle (idempotency keys, old jobs and workflows, thinning).
+        maintenance=retention.PASSES,
     )
 
 

@@ -351,3 +351,24 @@ idempotency_keys = Table(
     _now(),
     PrimaryKeyConstraint("org_id", "key"),
 )
+
+# 0008 (issue #17): the data lifecycle's indexes and the thinning mark.
+Index(
+    "ix_jobs_finished",
+    jobs.c.finished_at,
+    postgresql_where=text("status in ('completed', 'failed', 'cancelled')"),
+)
+Index(
+    "ix_workflows_finished", workflows.c.finished_at, postgresql_where=text("status <> 'running'")
+)
+Index("ix_idempotency_keys_created", idempotency_keys.c.created_at)
+Index("ix_price_observations_time", price_observations.c.observed_at, price_observations.c.id)
+
+maintenance_marks = Table(
+    "maintenance_marks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("upto", DateTime(timezone=True), nullable=False),
+    Column("upto_id", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

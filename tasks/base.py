@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from freshet import logs
 from freshet.jobs import RetryLater, run_job
+from workers.brokers import countdown_for
 from workers.celery_app import runtime_for
 
 # Infrastructure that is briefly away (Postgres restarting, Redis failing over): wait and retry.
@@ -47,4 +48,5 @@ def run(task: Task, job_id: int, kind: str) -> str:
         try:
             return run_job(rt, int(job_id), kind)
         except RetryLater as later:
-            raise task.retry(countdown=later.countdown, max_retries=None) from None
+            delay = countdown_for(task.app.conf.broker_url or "", later.countdown)
+            raise task.retry(countdown=delay, max_retries=None) from None

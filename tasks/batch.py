@@ -4,6 +4,7 @@ from celery import Task
 
 from freshet import batch, logs
 from tasks.base import freshet_task, run
+from workers.brokers import countdown_for
 from workers.celery_app import runtime_for
 from workers.fanout import publish_many
 
@@ -28,4 +29,5 @@ def webhook(self: Task, workflow_id: str) -> None:
     with logs.context(workflow_id=workflow_id, task_id=self.request.id):
         delay = batch.deliver(runtime_for(self.app), workflow_id)
     if delay is not None:
+        delay = countdown_for(self.app.conf.broker_url or "", delay)
         raise self.retry(countdown=delay, max_retries=None)

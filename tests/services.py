@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -106,3 +107,52 @@ def drop_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# RabbitMQ (issue #17): the machine's node, a vhost of our own per run, made and removed with
+# rabbitmqctl (no management plugin here); CI runs as root, which rabbitmqctl needs.
+RABBITMQ_URL = os.environ.get("FRESHET_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def rabbitmqctl(*args: str, timeout: float = 60) -> str:
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return out.stdout
+
+
+@dataclass
+class RabbitVhost:
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"{RABBITMQ_URL}/{self.name}"
+
+    @classmethod
+    def create(cls) -> RabbitVhost:
+        name = f"freshet-test-{uuid.uuid4().hex[:10]}"
+        rabbitmqctl("add_vhost", name)
+        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return cls(name)
+
+    def queue_depths(self) -> dict[str, int]:
+        """Ready + unacknowledged messages per queue of this vhost."""
+        out = rabbitmqctl("list_queues", "-p", self.name, "name", "messages")
+        depths = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                depths[parts[0]] = int(parts[1])
+        return depths
+
+    def restart_node(self) -> None:
+        """Stop and start the RabbitMQ application (the node stays up): every connection is
+        dropped; durable quorum queues and their confirmed messages must come back."""
+        rabbitmqctl("stop_app")
+        rabbitmqctl("start_app")
+        rabbitmqctl("await_startup")
+
+    def delete(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            rabbitmqctl("delete_vhost", self.name)

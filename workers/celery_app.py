@@ -16,16 +16,15 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
 )
-from kombu.entity import Exchange, Queue
 
 from freshet.logs import configure_logging
 from freshet.runtime import Runtime
 from freshet.settings import Settings, load_settings
 from freshet.wiring import build_runtime, job_kinds
+from workers import brokers
 from workers import logs as worker_logs  # issue #5: the job's ids on every task log line
 from workers import metrics as _metrics  # noqa: F401  (issue #5: connects the task signals)
-from workers.publish import CeleryPublisher
-from workers.queues import QUEUES
+from workers.publish import publisher_for
 
 TASK_MODULES = ("tasks.reviews", "tasks.products", "tasks.batch", "tasks.maintenance")
 
@@ -37,11 +36,6 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
     app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            # A task unacknowledged this long is handed out again: longer than any task plus
-            # any retry countdown, so a slow task is never run twice by the broker.
-            "visibility_timeout": int(retry_window * 4),
-        },
         result_backend=None,
         task_ignore_result=True,
         task_serializer="json",
@@ -56,8 +50,6 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(settings.task_time_limit - 10, 1),
         task_default_queue="default",
-        # kombu leaves Queue and Exchange.__init__ unannotated
-        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],  # type: ignore[no-untyped-call]
         task_create_missing_queues=True,
         worker_hijack_root_logger=False,
         beat_schedule={
@@ -74,6 +66,14 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         },
         include=list(TASK_MODULES),
     )
+    # Queues, transport options, quorum queues and publisher confirms per broker (issue #17).
+    app.conf.update(
+        brokers.celery_conf(
+            settings.broker_url,
+            visibility_timeout=int(retry_window * 4),
+            delivery_limit=settings.broker_delivery_limit,
+        )
+    )
     app.conf.update(conf)
     app.freshet_settings = settings
     return app
@@ -89,7 +89,7 @@ def runtime_for(app: Celery) -> Runtime:
     if rt is None:
         # One connection per worker thread at most, so no task waits for or opens a connection.
         pool = max(int(app.conf.worker_concurrency or 4), 2)
-        rt = build_runtime(app.freshet_settings, CeleryPublisher(app), pool_size=pool)
+        rt = build_runtime(app.freshet_settings, publisher_for(app), pool_size=pool)
         _runtimes[key] = rt
     return rt
 

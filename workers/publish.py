@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from celery import Celery
 
 from freshet.runtime import Message, Publisher
+from workers.brokers import countdown_for, is_amqp
 
 
 class CeleryPublisher(Publisher):
@@ -24,9 +25,27 @@ class CeleryPublisher(Publisher):
                     args=[d.job_id],
                     queue=d.queue,
                     producer=producer,
-                    countdown=d.countdown,
+                    countdown=countdown_for(self.app.conf.broker_url or "", d.countdown),
                     headers={"request_id": d.request_id or ""},
                 )
+
+
+class DurableCeleryPublisher(CeleryPublisher):
+    """On RabbitMQ: also tells the sweeper how many messages a queue holds (QueueDepths)."""
+
+    def ready(self, queue: str) -> int | None:
+        try:
+            with self.app.connection_for_read() as conn:
+                ok = conn.default_channel.queue_declare(queue=queue, passive=True)
+                return int(ok.message_count)
+        except Exception:  # a missing queue or an unreachable broker: nothing known
+            return None
+
+
+def publisher_for(app: Celery) -> CeleryPublisher:
+    if is_amqp(app.conf.broker_url or ""):
+        return DurableCeleryPublisher(app)
+    return CeleryPublisher(app)
 
 
 class NullPublisher(Publisher):

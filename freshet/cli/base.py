@@ -24,7 +24,7 @@ from freshet.settings import Settings, SettingsError, load_settings
 from freshet.wiring import build_runtime
 from store.db import make_engine
 from workers.celery_app import create_celery
-from workers.publish import CeleryPublisher
+from workers.publish import publisher_for
 
 
 def safe_url(url: str) -> str:
@@ -107,7 +107,7 @@ def runtime() -> Runtime:
     if rt is None:
         s = settings()
         celery = create_celery(s)
-        rt = build_runtime(s, CeleryPublisher(celery), pool_size=1)
+        rt = build_runtime(s, publisher_for(celery), pool_size=1)
         ctx.meta["freshet.runtime"] = rt
         ctx.call_on_close(rt.close)
         ctx.call_on_close(celery.close)

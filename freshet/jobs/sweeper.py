@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from freshet import accounts
 from freshet.jobs import lifecycle as jobs
-from freshet.runtime import Runtime
+from freshet.runtime import QueueDepths, Runtime
 
 log = logging.getLogger("freshet.sweeper")
 
@@ -79,21 +79,51 @@ def redis_epoch(rt: Runtime) -> float:
     return float(rt.redis.get(key) or 0)
 
 
+def broker_keeps_messages(rt: Runtime) -> bool:
+    """RabbitMQ (durable quorum queues, publisher confirms) keeps what it confirmed; a Redis
+    broker without persistence loses its queues when it restarts."""
+    return rt.settings.broker_url.split("://", 1)[0].lower() in ("amqp", "amqps", "pyamqp")
+
+
+def busy_queues(rt: Runtime) -> list[str]:
+    """Queues whose broker still holds messages ready for a worker (durable broker only)."""
+    if not isinstance(rt.publisher, QueueDepths):
+        return []
+    queues = sorted({k.queue for k in rt.kinds})
+    return [q for q in queues if (rt.publisher.ready(q) or 0) > 0]
+
+
 def redispatch(rt: Runtime, batch: int) -> int:
     """Send queued jobs never sent, sent long ago and not yet taken, or sent into a Redis
-    that has since been wiped (sent before the epoch marker was set)."""
-    epoch = redis_epoch(rt)
+    that has since been wiped (sent before the epoch marker was set).
+
+    On a broker that keeps messages (RabbitMQ) a wiped Redis loses no message, so the epoch
+    marker is not consulted; and a job "sent long ago" is sent again only when its queue has
+    no ready message left, since otherwise its message is most likely still waiting behind a
+    backlog. A re-send that still finds the first message there makes a duplicate, which is
+    harmless: the claim is conditional (queued → running), so the second delivery finds no
+    queued row, is acknowledged and dropped, and nothing runs or is charged twice.
+    """
+    durable = broker_keeps_messages(rt)
+    epoch = 0.0 if durable else redis_epoch(rt)
+    busy = busy_queues(rt) if durable else []
     with rt.engine.begin() as conn:
         rows = conn.execute(
             text(
                 "SELECT id, kind, request_id FROM jobs WHERE status = 'queued' "
                 "AND leader_job_id IS NULL AND ("
                 "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds')"
-                "  OR dispatched_at < now() - make_interval(secs => :after)"
+                "  OR (dispatched_at < now() - make_interval(secs => :after)"
+                "      AND NOT (queue = ANY(:busy)))"
                 "  OR dispatched_at < to_timestamp(:epoch)) "
                 "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
             ),
-            {"n": batch, "after": rt.settings.redispatch_after_seconds, "epoch": epoch},
+            {
+                "n": batch,
+                "after": rt.settings.redispatch_after_seconds,
+                "epoch": epoch,
+                "busy": busy,
+            },
         ).all()
         if not rows:
             return 0

@@ -32,7 +32,7 @@ def _ping(client: redis.Redis) -> bool:
 
 
 def test_redis_restart_with_jobs_queued_loses_nothing(
-    client, engine, rt, redis_server, spawn_worker, settings
+    client, engine, rt, redis_server, spawn_worker, settings, redis_broker
 ):
     t = make_tenant(engine, concurrent_jobs=10, requests_per_minute=100)
     asins = [f"B0REDIS{i:03d}" for i in range(6)]
@@ -89,7 +89,7 @@ def test_sweeper_rebuilds_slots_of_running_jobs_after_redis_loss(client, engine,
 
 
 def test_worker_alive_through_a_redis_restart_resumes(
-    client, engine, rt, redis_server, sim, spawn_worker, settings
+    client, engine, rt, redis_server, sim, spawn_worker, settings, redis_broker
 ):
     """Two jobs running, four waiting in the broker, then Redis restarts under the worker:
     the running ones finish, the worker reconnects, the sweeper re-sends the lost four."""
