@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import idna
@@ -18,6 +19,7 @@ def is_http_url(url: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)  # a batch of 500 targets names a handful of hosts
 def ascii_host(host: str) -> str:
     """`host` in the ASCII form requests connects to (IDNA-2008 with UTS-46 mapping), so a
     name written in Unicode compares equal to its `xn--` form; unchanged if not valid IDNA."""
@@ -29,6 +31,7 @@ def ascii_host(host: str) -> str:
         return host.lower()
 
 
+@functools.lru_cache(maxsize=4096)
 def _strip_www(host: str) -> str:
     host = ascii_host(host).rstrip(".")
     return host[4:] if host.startswith("www.") else host
@@ -50,6 +53,7 @@ def _remove_dot_segments(path: str) -> str:
     return result if result.startswith("/") else "/" + result
 
 
+@functools.lru_cache(maxsize=1024)  # catalog domains: few, read for every target
 def split_domain(domain: str) -> tuple[str, int | None, str]:
     """Split a catalog domain `HOST[:PORT][/PATH]` into (host, port, path prefix)."""
     domain = domain.strip()
