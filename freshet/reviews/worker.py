@@ -3,15 +3,15 @@ review upserted once, the product's summary kept beside them."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from typing import Any
 
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, func, text
 from sqlalchemy.dialects.postgresql import insert
 
 from freshet.runtime import Runtime
 from sources import amazon_reviews
-from store.tables import review_products, reviews
+from store.tables import review_products
 
 
 class ReviewHandler:
@@ -47,53 +47,58 @@ class ReviewHandler:
 HANDLER = ReviewHandler()
 
 
+# Every review of a refresh in one statement whose text never changes (a multi-row VALUES
+# would be compiled anew for every row count): the rows travel as one JSON document.
+_UPSERT_REVIEWS = text(
+    """
+INSERT INTO reviews (asin, marketplace, amazon_review_id, title, content, rating, author,
+                     review_date, country, verified_purchase, helpful_votes, is_top_review,
+                     scraped_at)
+SELECT :asin, :marketplace, r.id, r.title, r.content, r.rating, r.author, r.date, r.country,
+       r.verified, r.helpful, r.top, now()
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+  id text, title text, content text, rating float8, author text, date date, country text,
+  verified boolean, helpful integer, top boolean)
+ON CONFLICT ON CONSTRAINT uq_reviews_identity DO UPDATE SET
+  title = EXCLUDED.title, content = EXCLUDED.content, rating = EXCLUDED.rating,
+  author = EXCLUDED.author, review_date = EXCLUDED.review_date, country = EXCLUDED.country,
+  verified_purchase = EXCLUDED.verified_purchase, helpful_votes = EXCLUDED.helpful_votes,
+  is_top_review = EXCLUDED.is_top_review, scraped_at = EXCLUDED.scraped_at
+"""
+)
+
+
 def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict[str, Any]:
     first = pages[0] if pages else None
     title = next((p.product_title for p in pages if p.product_title), None)
     image = next((p.image_url for p in pages if p.image_url), None)
     rows: dict[str, dict[str, Any]] = {}
-    scraped_at = dt.datetime.now(dt.UTC)  # one value, so the insert compiles once
     for page in pages:
         for r in page.reviews:
             rows.setdefault(
                 r.amazon_review_id,
-                dict(
-                    asin=asin,
-                    marketplace=marketplace,
-                    amazon_review_id=r.amazon_review_id,
-                    title=r.title,
-                    content=r.content,
-                    rating=r.rating,
-                    author=r.author,
-                    review_date=r.date,
-                    country=r.country,
-                    verified_purchase=bool(r.verified_purchase),
-                    helpful_votes=int(r.helpful_votes or 0),
-                    is_top_review=bool(r.is_top_review),
-                    scraped_at=scraped_at,
-                ),
+                {
+                    "id": r.amazon_review_id,
+                    "title": r.title,
+                    "content": r.content,
+                    "rating": r.rating,
+                    "author": r.author,
+                    "date": r.date,
+                    "country": r.country,
+                    "verified": bool(r.verified_purchase),
+                    "helpful": int(r.helpful_votes or 0),
+                    "top": bool(r.is_top_review),
+                },
             )
     if rows:
-        stmt = insert(reviews).values(list(rows.values()))
-        stmt = stmt.on_conflict_do_update(
-            constraint="uq_reviews_identity",
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "title",
-                    "content",
-                    "rating",
-                    "author",
-                    "review_date",
-                    "country",
-                    "verified_purchase",
-                    "helpful_votes",
-                    "is_top_review",
-                    "scraped_at",
-                )
+        conn.execute(
+            _UPSERT_REVIEWS,
+            {
+                "asin": asin,
+                "marketplace": marketplace,
+                "rows": json.dumps(list(rows.values()), default=str),
             },
         )
-        conn.execute(stmt)
     values = dict(
         asin=asin,
         marketplace=marketplace,
