@@ -70,6 +70,9 @@ class Settings:
     # Metrics
     metrics_enabled: bool = True
     worker_metrics_port: int = 0
+    # Console
+    console_session_seconds: int = 28_800
+    console_logins_per_minute: int = 10
 
     @property
     def broker_url(self) -> str:
@@ -126,7 +129,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
 
 
 def _validate(s: Settings) -> None:
-    for name in ("lease_seconds", "max_attempts", "max_body_bytes", "task_time_limit"):
+    positive = ("lease_seconds", "max_attempts", "max_body_bytes", "task_time_limit")
+    for name in (*positive, "console_session_seconds", "console_logins_per_minute"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{env_name(name)} must be positive")
     if not s.database_url.startswith("postgres"):
@@ -177,6 +181,8 @@ DESCRIPTIONS = {
     "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
     "metrics_enabled": "serve /metrics",
     "worker_metrics_port": "a worker serves its own /metrics here (0: off)",
+    "console_session_seconds": "life of a console session in Redis (seconds)",
+    "console_logins_per_minute": "console sign-in attempts per client address per minute",
 }
 
 

@@ -13,6 +13,8 @@ from freshet.jobs.lifecycle import (
     publish_after_commit,
     status_of,
 )
+from freshet.jobs.listing import by_request_id as job_ids_by_request
+from freshet.jobs.listing import page as list_jobs
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
 from freshet.jobs.signals import notify, wait_for
@@ -28,6 +30,8 @@ __all__ = [
     "finish",
     "get",
     "insert",
+    "job_ids_by_request",
+    "list_jobs",
     "mark_dispatched",
     "new_request_id",
     "notify",
