@@ -24,7 +24,7 @@ def price_chart(points: list[dict[str, Any]], stats: dict[str, Any], currency: s
     prices = [float(p["price"]) for p in points]
     lo, hi = min(prices), max(prices)
     pad = (hi - lo) * 0.1 or max(hi * 0.05, 1.0)
-    y0, y1 = lo - pad, hi + pad
+    y0, y1 = max(lo - pad, 0.0), hi + pad
     t0, t1 = times[0], times[-1]
     span = (t1 - t0).total_seconds() or 1.0
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
@@ -51,13 +51,17 @@ def price_chart(points: list[dict[str, Any]], stats: dict[str, Any], currency: s
         )
     ticks = [t0] if t1 == t0 else [t0 + (t1 - t0) * i / X_TICKS for i in range(X_TICKS + 1)]
     short = (t1 - t0) < dt.timedelta(days=2)
-    for t in ticks:
+    for i, t in enumerate(ticks):
         label = t.strftime("%m-%d %H:%M" if short else "%Y-%m-%d")
+        # the first and last labels stay inside the frame
+        anchor = (
+            "middle" if len(ticks) == 1 else {0: "start", len(ticks) - 1: "end"}.get(i, "middle")
+        )
         out.append(
             f'<line class="axis" x1="{x(t):.1f}" y1="{TOP + ph}" x2="{x(t):.1f}" y2="{TOP + ph + 5}"/>'
         )
         out.append(
-            f'<text class="tick" x="{x(t):.1f}" y="{TOP + ph + 20}" text-anchor="middle">{escape(label)}</text>'
+            f'<text class="tick" x="{x(t):.1f}" y="{TOP + ph + 20}" text-anchor="{anchor}">{escape(label)}</text>'
         )
     line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(times, prices, strict=True))
     out.append(f'<polyline class="price" points="{line}"/>')

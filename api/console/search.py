@@ -53,8 +53,9 @@ def _matches(conn: Connection, q: str) -> list[tuple[str, str]]:
     if by_request is not None:
         href = url_for("console.workflow_detail", workflow_id=str(by_request))
         out.append((f"Workflow {by_request} of request {q}", href))
-    for job_id in jobs.job_ids_by_request(conn, q, org):
-        out.append((f"Job {job_id} of request {q}", _job(job_id)))
+    else:  # a batch request's jobs are its workflow's targets: the workflow is the answer
+        for job_id in jobs.job_ids_by_request(conn, q, org):
+            out.append((f"Job {job_id} of request {q}", _job(job_id)))
     rows, _ = jobs.list_jobs(conn, org, asin=q, limit=1)
     if rows:
         out.append((f"Review jobs for ASIN {q}", url_for("console.job_list", asin=q)))
