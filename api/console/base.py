@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from api.auth import runtime
 from api.console import session
 from freshet.accounts import Principal
 from freshet.errors import FreshetError
@@ -116,7 +115,3 @@ def next_url(cursor: str | None) -> str | None:
         return None
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor"}
     return url_for(str(request.endpoint), **(request.view_args or {}), **args, cursor=cursor)
-
-
-def rt_settings() -> Any:
-    return runtime().settings
