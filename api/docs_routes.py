@@ -202,7 +202,7 @@ def _operation_id(endpoint: str, method: str, path: str, taken: set[str]) -> str
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
-    """The OpenAPI document of every route of `app` (static files excepted)."""
+    """The OpenAPI document of every route of `app` (static files and the console excepted)."""
     spec = APISpec(
         title="Freshet",
         version=_app_version(),
@@ -217,7 +217,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
         {"type": "http", "scheme": "bearer", "bearerFormat": "rk_live_… or rk_test_…"},
     )
     rules = sorted(
-        (r for r in app.url_map.iter_rules() if r.endpoint != "static"),
+        # The console's HTML pages (a session cookie, not a key) are not part of the API.
+        (
+            r
+            for r in app.url_map.iter_rules()
+            if r.endpoint != "static" and not r.endpoint.startswith("console.")
+        ),
         key=lambda r: (r.rule, r.endpoint),
     )
     op_ids: set[str] = set()

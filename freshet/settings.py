@@ -78,6 +78,9 @@ class Settings:
     retention_days: int = 30
     stats_window_days: int = 30
     prune_batch: int = 1000
+    # Console
+    console_session_seconds: int = 28_800
+    console_logins_per_minute: int = 10
 
     @property
     def broker_url(self) -> str:
@@ -134,14 +137,17 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
 
 
 def _validate(s: Settings) -> None:
-    for name in (
+    positive = (
         "lease_seconds",
         "max_attempts",
         "max_body_bytes",
         "task_time_limit",
         "broker_delivery_limit",
         "prune_batch",
-    ):
+        "console_session_seconds",
+        "console_logins_per_minute",
+    )
+    for name in positive:
         if getattr(s, name) <= 0:
             raise SettingsError(f"{env_name(name)} must be positive")
     if not s.database_url.startswith("postgres"):
@@ -199,6 +205,8 @@ DESCRIPTIONS = {
     "retention_days": "finished jobs and workflows are pruned after this (the ledger is kept)",
     "stats_window_days": "price observations older than this are thinned to one per day",
     "prune_batch": "rows one maintenance pass deletes per transaction at most",
+    "console_session_seconds": "life of a console session in Redis (seconds)",
+    "console_logins_per_minute": "console sign-in attempts per client address per minute",
 }
 
 

@@ -80,6 +80,8 @@ api_keys = Table(
     _now(),
     Column("revoked_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
+    # 0010: an operator key sees every organization (the console's operator pages).
+    Column("operator", Boolean, nullable=False, server_default=text("false")),
 )
 
 usage_periods = Table(

@@ -67,6 +67,7 @@ class Principal:
     org_id: int
     org_name: str
     plan: Plan
+    operator: bool = False  # an operator key sees every organization (the console)
 
 
 def hash_key(key: str) -> str:
@@ -147,14 +148,25 @@ def list_orgs(conn: Connection) -> list[dict[str, Any]]:
 
 # keys -------------------------------------------------------------------------------------
 def create_key(
-    conn: Connection, org_name: str, *, live: bool = True, label: str | None = None
+    conn: Connection,
+    org_name: str,
+    *,
+    live: bool = True,
+    label: str | None = None,
+    operator: bool = False,
 ) -> tuple[str, int]:
     """A new key for the organization: (the key in clear, shown this once; its id)."""
     org_id = org_id_by_name(conn, org_name)
     key = new_key(live)
     key_id = conn.execute(
         insert(api_keys)
-        .values(org_id=org_id, prefix=display_prefix(key), key_hash=hash_key(key), label=label)
+        .values(
+            org_id=org_id,
+            prefix=display_prefix(key),
+            key_hash=hash_key(key),
+            label=label,
+            operator=operator,
+        )
         .returning(api_keys.c.id)
     ).scalar_one()
     return key, int(key_id)
@@ -199,6 +211,7 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
             api_keys.c.id,
             api_keys.c.prefix,
             api_keys.c.key_hash,
+            api_keys.c.operator,
             organizations.c.id.label("org_id"),
             organizations.c.name.label("org_name"),
             plans,
@@ -216,7 +229,40 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
         org_id=row.org_id,
         org_name=row.org_name,
         plan=Plan.from_row(row),
+        operator=bool(row.operator),
     )
+
+
+def principal_of_key(conn: Connection, key_id: int) -> Principal | None:
+    """The principal of a key by its id (a console session keeps only the id); None if revoked."""
+    row = conn.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.prefix,
+            api_keys.c.operator,
+            organizations.c.id.label("org_id"),
+            organizations.c.name.label("org_name"),
+            plans,
+        )
+        .join(organizations, organizations.c.id == api_keys.c.org_id)
+        .join(plans, plans.c.name == organizations.c.plan)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return Principal(row.id, row.prefix, row.org_id, row.org_name, Plan.from_row(row), row.operator)
+
+
+def org_principal(conn: Connection, name: str) -> Principal | None:
+    """An organization as a principal with no key (an operator looking at its usage)."""
+    row = conn.execute(
+        select(organizations.c.id.label("org_id"), organizations.c.name.label("org_name"), plans)
+        .join(plans, plans.c.name == organizations.c.plan)
+        .where(organizations.c.name == name)
+    ).first()
+    if row is None:
+        return None
+    return Principal(0, "", row.org_id, row.org_name, Plan.from_row(row))
 
 
 def _now_sql() -> FunctionElement[Any]:

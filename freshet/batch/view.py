@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -66,7 +67,7 @@ def target_json(r: Any) -> dict[str, Any]:
 def view(
     conn: Connection,
     workflow_id: uuid.UUID,
-    org_id: int,
+    org_id: int | None,
     *,
     limit: int = 100,
     cursor: str | None = None,
@@ -127,3 +128,39 @@ def webhook_summary(conn: Connection, workflow_id: uuid.UUID) -> dict[str, Any] 
         "failuresTruncated": len(failed) > MAX_FAILURES_IN_SUMMARY,
         "statusUrl": f"/v1/workflows/{wf.id}",
     }
+
+
+# listings (the console) ---------------------------------------------------------------------
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LIST = (
+    "SELECT w.*, o.name AS org FROM workflows w JOIN organizations o ON o.id = w.org_id "
+    "WHERE (CAST(:o AS bigint) IS NULL OR w.org_id = :o) "
+    "AND w.created_at < timestamptz 'epoch' + CAST(:before AS bigint) * interval '1 microsecond' "
+    "ORDER BY w.created_at DESC, w.id DESC LIMIT :n"
+)
+
+
+def listing(
+    conn: Connection, org_id: int | None, *, limit: int = 25, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """(workflows newest first, each its summary and organization; the next cursor or None).
+
+    `org_id=None` is every organization's (operators only). The cursor is the last row's
+    creation time in whole microseconds (each workflow is created in its own transaction)."""
+    before = decode_cursor("w", cursor) if cursor else 2**62
+    rows = conn.execute(text(_LIST), {"o": org_id, "before": before, "n": limit + 1}).all()
+    page, more = rows[:limit], len(rows) > limit
+    out = [{**summary_fields(conn, wf), "org": wf.org} for wf in page]
+    nxt = None
+    if more and page:
+        nxt = encode_cursor("w", (page[-1].created_at - _EPOCH) // dt.timedelta(microseconds=1))
+    return out, nxt
+
+
+def by_request_id(conn: Connection, request_id: str, org_id: int | None) -> uuid.UUID | None:
+    """The workflow a batch request made (its requestId), if any."""
+    q = "SELECT id FROM workflows WHERE request_id = :r"
+    if org_id is not None:
+        q += " AND org_id = :o"
+    found = conn.execute(text(q + " LIMIT 1"), {"r": request_id, "o": org_id}).scalar()
+    return found if isinstance(found, uuid.UUID) else None

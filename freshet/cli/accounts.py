@@ -113,17 +113,23 @@ def key() -> None:
 @click.option("--org", "org_name", required=True)
 @click.option("--test", "test_key", is_flag=True, help="an rk_test_ key")
 @click.option("--label")
+@click.option("--operator", is_flag=True, help="an operator key: sees every organization")
 @json_option
-def key_create(org_name: str, test_key: bool, label: str | None, as_json: bool) -> None:
+def key_create(
+    org_name: str, test_key: bool, label: str | None, operator: bool, as_json: bool
+) -> None:
 
     with engine().begin() as conn:
-        secret, key_id = accounts.create_key(conn, org_name, live=not test_key, label=label)
+        secret, key_id = accounts.create_key(
+            conn, org_name, live=not test_key, label=label, operator=operator
+        )
     out(
         {
             "id": key_id,
             "org": org_name,
             "api_key": secret,
             "prefix": accounts.display_prefix(secret),
+            "operator": operator,
         },
         as_json,
         secret,

@@ -97,11 +97,13 @@ def demo_cmd(simulator_url: str | None, api_url: str | None, as_json: bool) -> N
     with engine().begin() as conn:
         out = seed_demo(conn, sim)
     out["curl"] = curl_commands(api_url or s.api_url, out)
+    out["console"] = (api_url or s.api_url).rstrip("/") + "/console"
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"organization: {out['org']} (plan {out['plan']})")
     click.echo(f"API key (shown once): {out['api_key']}")
+    click.echo(f"console: {out['console']} (sign in with the API key)")
     for c in out["catalogs"]:
         click.echo(f"catalog {c['slug']} ({c['source']}): {', '.join(c['domains'])}")
     click.echo("\nTry:")

@@ -14,6 +14,8 @@ from freshet.jobs.lifecycle import (
     status_of,
     unclaim,
 )
+from freshet.jobs.listing import by_request_id as job_ids_by_request
+from freshet.jobs.listing import page as list_jobs
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
 from freshet.jobs.signals import notify, wait_for
@@ -29,6 +31,8 @@ __all__ = [
     "finish",
     "get",
     "insert",
+    "job_ids_by_request",
+    "list_jobs",
     "mark_dispatched",
     "new_request_id",
     "notify",

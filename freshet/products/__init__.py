@@ -5,6 +5,8 @@ beat's hot-product pass."""
 from freshet.products.flight import sweep_followers
 from freshet.products.ids import Target
 from freshet.products.lookup import Meter, Outcome, lookup, tokens_left
+from freshet.products.reads import find as find_products
+from freshet.products.reads import stored
 from freshet.products.store import store_record
 from freshet.products.view import LookupOptions
 from freshet.products.worker import HANDLER, refresh_hot
@@ -15,9 +17,11 @@ __all__ = [
     "Meter",
     "Outcome",
     "Target",
+    "find_products",
     "lookup",
     "refresh_hot",
     "store_record",
+    "stored",
     "sweep_followers",
     "tokens_left",
 ]
