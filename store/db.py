@@ -43,7 +43,7 @@ def make_statement_engine(
     return create_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,  # as many as the threads that use it: a burst waits, it opens nothing
         pool_pre_ping=False,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
