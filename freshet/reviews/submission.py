@@ -11,7 +11,7 @@ from freshet import accounts, jobs
 from freshet.accounts import Principal, submit_window
 from freshet.errors import BadRequest, Forbidden, PaymentRequired, RateLimited
 from freshet.runtime import Runtime
-from guards import Admission
+from guards import ORPHAN_GRACE_SECONDS, Admission
 
 log = logging.getLogger("freshet.reviews")
 
@@ -69,6 +69,22 @@ def refuse(adm: Admission) -> RateLimited:
     )
 
 
+def _orphaned(rt: Runtime, cd_key: str, adm: Admission) -> bool:
+    """Whether a refusing cooldown's job failed, was cancelled or never committed; if so the
+    cooldown is cleared (compare-and-delete: only while that job still holds it)."""
+    holder = adm.holder_job_id
+    if holder is None:
+        return False
+    with rt.engine.connect() as conn:
+        status = jobs.status_of(conn, holder)
+    if status in ("failed", "cancelled") or (
+        status is None and adm.holder_age >= ORPHAN_GRACE_SECONDS
+    ):
+        rt.guards.clear_cooldown(cd_key, holder)
+        return True
+    return False
+
+
 def submit(
     rt: Runtime, principal: Principal, asin: str, marketplace: str, request_id: str
 ) -> tuple[dict[str, Any], Admission]:
@@ -93,13 +109,21 @@ def submit(
 
     g = rt.guards
     cd_key = g.cooldown_key(principal.org_id, asin, marketplace)
-    slot_key = g.slot_key(principal.org_id)
-    adm = g.admit(
-        [submit_window(principal)],
-        cooldown=(cd_key, plan.asin_cooldown_seconds),
-        slot=(slot_key, plan.concurrent_jobs, rt.settings.slot_ttl_seconds),
-        job_id=job_id,
-    )
+    slot_key = g.slot_key(principal.org_id) if "reviews" in plan.concurrency_kinds else None
+
+    def admit() -> Admission:
+        return g.admit(
+            [submit_window(principal)],
+            cooldown=(cd_key, plan.asin_cooldown_seconds),
+            slot=(slot_key, plan.concurrent_jobs, rt.settings.slot_ttl_seconds)
+            if slot_key
+            else None,
+            job_id=job_id,
+        )
+
+    adm = admit()
+    if not adm.ok and adm.reason == "cooldown" and _orphaned(rt, cd_key, adm):
+        adm = admit()  # the cooldown outlived its job: it is gone now
     if not adm.ok:
         raise refuse(adm)
     try:
@@ -124,8 +148,8 @@ def submit(
                 max_attempts=rt.settings.max_attempts,
                 request_id=request_id,
             )
-    except BaseException:
-        g.release(job_id, cooldown_key=cd_key, slot_key=slot_key)
+    except BaseException:  # nothing was accepted: give back all the admission took
+        g.release(job_id, cooldown_key=cd_key, slot_key=slot_key, uncount=adm)
         raise
     jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "reviews", request_id)])
     body = {
