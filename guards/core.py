@@ -194,7 +194,8 @@ class Guards:
         )
 
     def slot_members(self, org_id: int) -> list[int]:
-        return [int(m) for m in self.r.zrange(self.slot_key(org_id), 0, -1)]
+        members: list[bytes] = self.r.zrange(self.slot_key(org_id), 0, -1)  # type: ignore[assignment]
+        return [int(m) for m in members]
 
     def drop_slots(self, org_id: int, ended_job_ids: list[int]) -> int:
         """Remove the slots of jobs known to have ended (one ZREM)."""
