@@ -114,3 +114,31 @@ def test_usage_says_which_kinds_the_concurrency_limit_counts(client, engine):
     post(client, t)
     limits = client.get("/v1/usage", headers=t.headers).get_json()["limits"]
     assert limits["concurrentJobs"] == {"limit": 3, "remaining": 2, "kinds": ["reviews"]}
+
+
+def test_the_limit_counts_the_kinds_the_plan_names(client, engine, rt):
+    import pytest
+
+    from freshet import jobs
+    from freshet.accounts import authenticate
+    from freshet.errors import RateLimited
+
+    t = make_tenant(engine, concurrent_jobs=1, concurrency_kinds=["product"])
+    # review jobs are not counted on this plan: three at once are fine
+    assert [post(client, t, f"B00000000{i}").status_code for i in range(3)] == [202] * 3
+    with engine.connect() as conn:
+        principal = authenticate(conn, t.key)
+    with jobs.concurrency_slot(rt, principal, "product", 1_000_001):
+        pass  # submitted: the product job holds the one slot
+    with (
+        pytest.raises(RateLimited) as refused,
+        jobs.concurrency_slot(rt, principal, "product", 1_000_002),
+    ):
+        pass
+    assert refused.value.code == "too_many_concurrent_jobs"
+    jobs.release_slot(rt, t.org_id, 1_000_001)  # the first one ended
+    with jobs.concurrency_slot(rt, principal, "product", 1_000_002):
+        pass
+    limits = client.get("/v1/usage", headers=t.headers).get_json()["limits"]
+    assert limits["concurrentJobs"]["kinds"] == ["product"]
+    assert limits["concurrentJobs"]["remaining"] == 1  # no product job in Postgres is open

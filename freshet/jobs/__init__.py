@@ -16,6 +16,7 @@ from freshet.jobs.lifecycle import (
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
 from freshet.jobs.signals import notify, wait_for
+from freshet.jobs.slots import concurrency_slot, release_slot
 from freshet.jobs.sweeper import sweep
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "backoff",
     "cancel_job",
     "claim",
+    "concurrency_slot",
     "finish",
     "get",
     "insert",
@@ -32,6 +34,7 @@ __all__ = [
     "new_request_id",
     "notify",
     "publish_after_commit",
+    "release_slot",
     "retry_jobs",
     "run_job",
     "status_of",

@@ -141,8 +141,10 @@ def _submit(
 ) -> int:
     """Reserve the tokens and write the job in one transaction; then lead or follow."""
     cost = opts.cost
-    with rt.engine.begin() as conn:
+    with rt.engine.connect() as conn:
         job_id = jobs.allocate_ids(conn)[0]
+        conn.commit()
+    with jobs.concurrency_slot(rt, principal, "product", job_id), rt.engine.begin() as conn:
         if not accounts.reserve(
             conn,
             org_id=principal.org_id,
@@ -171,6 +173,7 @@ def _submit(
     if leader == job_id:
         jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
     else:
+        jobs.release_slot(rt, principal.org_id, job_id)  # a follower fetches nothing itself
         product_flight.attach(rt, job_id, leader)
     return job_id
 
