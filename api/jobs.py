@@ -29,9 +29,11 @@ def parse_job_id(raw: str) -> int:
             code="invalid_job_id",
         )
     # Longer than any bigint: not found, before int() meets Python's 4300-digit limit.
-    if len(raw.lstrip("0")) > len(str(MAX_ID)) or int(raw) > MAX_ID:
+    # Leading zeros are stripped first: "0" * 5000 is a number int() refuses too.
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
         raise _not_found()
-    return int(raw)
+    return int(digits)
 
 
 def _not_found() -> NotFoundError:

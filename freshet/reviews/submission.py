@@ -15,14 +15,15 @@ from guards import ORPHAN_GRACE_SECONDS, Admission
 
 log = logging.getLogger("freshet.reviews")
 
-ASIN_RE = re.compile(r"^[A-Za-z0-9]{10}$")
-MARKETPLACE_RE = re.compile(r"^amazon\.[a-z]{2,3}(\.[a-z]{2})?$")
+# Matched with fullmatch: `$` would also accept a trailing newline ("B08N5WRWNW\n").
+ASIN_RE = re.compile(r"[A-Za-z0-9]{10}")
+MARKETPLACE_RE = re.compile(r"amazon\.[a-z]{2,3}(\.[a-z]{2})?")
 DEFAULT_MARKETPLACE = "amazon.de"
 ESTIMATED_SECONDS = 60
 
 
 def validate_asin(asin: Any) -> str:
-    if not isinstance(asin, str) or not ASIN_RE.match(asin):
+    if not isinstance(asin, str) or not ASIN_RE.fullmatch(asin):
         raise BadRequest(
             "ASIN must be exactly 10 letters or digits, e.g. B08N5WRWNW.",
             title="Invalid ASIN format",
@@ -34,7 +35,7 @@ def validate_asin(asin: Any) -> str:
 def validate_marketplace(marketplace: Any) -> str:
     if marketplace is None:
         return DEFAULT_MARKETPLACE
-    if not isinstance(marketplace, str) or not MARKETPLACE_RE.match(marketplace.lower()):
+    if not isinstance(marketplace, str) or not MARKETPLACE_RE.fullmatch(marketplace.lower()):
         raise BadRequest(
             "marketplace must look like amazon.de or amazon.co.uk.",
             title="Invalid marketplace",
