@@ -68,7 +68,7 @@ def isbn10_ok(code: str) -> bool:
 
 
 def _digits(value: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts '²', '١' and full-width digits."""
+    """ASCII digits only: str.isdigit() also accepts '²', Arabic-Indic and full-width digits."""
     return value.isascii() and value.isdigit()
 
 
