@@ -42,7 +42,7 @@ def _options(full_refresh: bool) -> LookupOptions:
         format=q["format"],
         cross_retailer=q["include_cross_retailer"],
         seller_context=q["include_seller_context"],
-    )
+    ).against(runtime().settings)
 
 
 def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
@@ -61,7 +61,8 @@ def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
     responses={200: Product, 202: ProductPending, **_ERRORS},
     description="{id}: Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
     "URL-encoded product URL. 1 token; +5 include_offers_reviews; +3 "
-    "force_refresh.",
+    "force_refresh or a max_age below the price TTL (a force refresh: it also counts "
+    "against the force-refresh cap).",
 )
 @requires_key
 def show(product_id: str) -> tuple[Response, int]:

@@ -68,7 +68,7 @@ def lookup(
 
 def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter) -> None:
     windows = [submit_window(principal)]
-    if opts.force:
+    if opts.refreshes:  # force_refresh, or a max_age below the TTL (view.LookupOptions)
         windows.append(force_window(principal))
     adm: Admission = rt.guards.admit(windows)
     rpm = principal.plan.requests_per_minute
@@ -85,7 +85,8 @@ def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter)
     meter.throttle = (rpm, remaining, reset)
     raise RateLimited(
         f"Force refresh is capped at {adm.limit} per minute per organization; "
-        "retry after Retry-After seconds, or drop force_refresh to read the cache.",
+        "retry after Retry-After seconds, or drop force_refresh (or a max_age below the "
+        "cache TTL) to read the cache.",
         retry_after=adm.retry_after,
     )
 
