@@ -15,7 +15,7 @@ from freshet.jobs.lifecycle import (
 )
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
-from freshet.jobs.signals import notify, wait_for
+from freshet.jobs.signals import notify, wait_for, waiting_seat
 from freshet.jobs.slots import concurrency_slot, release_slot
 from freshet.jobs.sweeper import sweep
 
@@ -40,4 +40,5 @@ __all__ = [
     "status_of",
     "sweep",
     "wait_for",
+    "waiting_seat",
 ]

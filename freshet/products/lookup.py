@@ -192,14 +192,16 @@ def _is_done(rt: Runtime, job_id: int) -> bool:
 def _await(
     rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions, meter: Meter
 ) -> Outcome:
-    jobs.wait_for(
-        rt.redis,
-        rt.prefix,
-        job_id,
-        rt.settings.sync_wait_seconds,
-        lambda: _is_done(rt, job_id),
-        poll_every=0.5,
-    )
+    with jobs.waiting_seat(rt.settings.sync_waiters_max) as seated:
+        if seated:  # else every seat of this process is taken: answer 202 with the job now
+            jobs.wait_for(
+                rt.redis,
+                rt.prefix,
+                job_id,
+                rt.settings.sync_wait_seconds,
+                lambda: _is_done(rt, job_id),
+                poll_every=0.5,
+            )
     with rt.engine.begin() as conn:
         job = jobs.get(conn, job_id)
         assert job is not None
