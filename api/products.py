@@ -21,6 +21,8 @@ bp = Blueprint("products", __name__)
 _query = ProductQuery()
 _product = Product()
 _pending = ProductPending()
+# What the spec states of {id}: a non-blank id of at most 2048 characters (products.ids).
+PRODUCT_ID = {"minLength": 1, "maxLength": 2048, "pattern": "\\S", "example": "19667262713"}
 _ERRORS = {s: ErrorSchema for s in (400, 401, 402, 404, 409, 429, 500, 502, 503, 504)}
 
 
@@ -56,6 +58,7 @@ def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
 @bp.get("/v1/products/<path:product_id>", merge_slashes=False)
 @doc(
     "Look up a product (cached unless stale or forced)",
+    path={"product_id": PRODUCT_ID},
     tag="products",
     query=ProductQuery,
     responses={200: Product, 202: ProductPending, **_ERRORS},
@@ -72,6 +75,7 @@ def show(product_id: str) -> tuple[Response, int]:
 @bp.post("/v1/products/<path:product_id>/refresh", merge_slashes=False)
 @doc(
     "Force a full refresh from upstream (9 tokens)",
+    path={"product_id": PRODUCT_ID},
     tag="products",
     query=ProductQuery,
     responses={200: Product, 202: ProductPending, **_ERRORS},
