@@ -15,6 +15,7 @@ def doc(
     responses: dict[int, Any] | None = None,
     description: str | None = None,
     auth: bool = True,
+    path: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__freshet_doc__ = {  # type: ignore[attr-defined]
@@ -25,6 +26,7 @@ def doc(
             "responses": responses or {},
             "description": description,
             "auth": auth,
+            "path": path or {},  # path parameter name -> the constraints the handler enforces
         }
         return fn
 

@@ -147,7 +147,8 @@ def _operation(
     }
     if meta.get("description"):
         op["description"] = meta["description"]
-    params = list(path_params)
+    stated = meta.get("path") or {}
+    params = [{**p, "schema": {**p["schema"], **stated.get(p["name"], {})}} for p in path_params]
     if meta.get("query") is not None:
         params.append({"in": "query", "schema": meta["query"]})
     if method == "POST":

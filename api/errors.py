@@ -91,6 +91,14 @@ def unavailable() -> Response:
     batch = batch_unavailable_or_none()
     if batch is not None:
         return batch
+    if _is_vendor_reviews_path():  # Descripio's error table: an outage is its 500 service_error
+        return envelope(
+            500,
+            "service_error",
+            "service_error",
+            "Temporary backend issue; retry after a short delay.",
+            retry_after=5,
+        )
     return envelope(
         503,
         "Service unavailable",

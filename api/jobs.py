@@ -18,6 +18,8 @@ from schemas.jobs import STATUS_WORDS, JobSchema
 bp = Blueprint("jobs", __name__)
 _job = JobSchema()
 MAX_ID = 2**63 - 1
+# What the spec states of a job id: what parse_job_id accepts (past MAX_ID it is a 404).
+JOB_ID = {"pattern": "^[0-9]{1,19}$", "example": "12345"}
 
 
 def parse_job_id(raw: str) -> int:
@@ -29,9 +31,11 @@ def parse_job_id(raw: str) -> int:
             code="invalid_job_id",
         )
     # Longer than any bigint: not found, before int() meets Python's 4300-digit limit.
-    if len(raw.lstrip("0")) > len(str(MAX_ID)) or int(raw) > MAX_ID:
+    # Leading zeros are stripped first: "0" * 5000 is a number int() refuses too.
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
         raise _not_found()
-    return int(raw)
+    return int(digits)
 
 
 def _not_found() -> NotFoundError:
@@ -81,6 +85,7 @@ def load_job(raw_id: str) -> dict[str, Any]:
 @bp.get("/v1/jobs/<job_id>")
 @doc(
     "A job's status",
+    path={"job_id": JOB_ID},
     tag="jobs",
     responses={200: JobSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema},
 )
@@ -92,6 +97,7 @@ def show(job_id: str) -> Response:
 @bp.post("/v1/jobs/<job_id>/cancel")
 @doc(
     "Cancel a queued or running job",
+    path={"job_id": JOB_ID},
     tag="jobs",
     responses={200: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema},
 )

@@ -19,6 +19,8 @@ from schemas.products import Product, ProductPending, ProductQuery
 
 bp = Blueprint("products", __name__)
 _query = ProductQuery()
+# What the spec states of {id}: a non-blank id of at most 2048 characters (products.ids).
+PRODUCT_ID = {"minLength": 1, "maxLength": 2048, "pattern": "\\S", "example": "19667262713"}
 _ERRORS = {s: ErrorSchema for s in (400, 401, 402, 404, 409, 429, 500, 502, 503, 504)}
 
 
@@ -40,7 +42,7 @@ def _options(full_refresh: bool) -> LookupOptions:
         format=q["format"],
         cross_retailer=q["include_cross_retailer"],
         seller_context=q["include_seller_context"],
-    )
+    ).against(runtime().settings)
 
 
 def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
@@ -57,12 +59,14 @@ def _answer(product_id: str, full_refresh: bool) -> tuple[Response, int]:
 @bp.get("/v1/products/<path:product_id>", merge_slashes=False)
 @doc(
     "Look up a product (cached unless stale or forced)",
+    path={"product_id": PRODUCT_ID},
     tag="products",
     query=ProductQuery,
     responses={200: Product, 202: ProductPending, **_ERRORS},
     description="{id}: Walmart item id, UPC, EAN, ISBN, GTIN-14, ASIN, product uuid or a "
     "URL-encoded product URL. 1 token; +5 include_offers_reviews; +3 "
-    "force_refresh.",
+    "force_refresh or a max_age below the price TTL (a force refresh: it also counts "
+    "against the force-refresh cap).",
 )
 @requires_key
 def show(product_id: str) -> tuple[Response, int]:
@@ -72,6 +76,7 @@ def show(product_id: str) -> tuple[Response, int]:
 @bp.post("/v1/products/<path:product_id>/refresh", merge_slashes=False)
 @doc(
     "Force a full refresh from upstream (9 tokens)",
+    path={"product_id": PRODUCT_ID},
     tag="products",
     query=ProductQuery,
     responses={200: Product, 202: ProductPending, **_ERRORS},

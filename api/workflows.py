@@ -47,6 +47,7 @@ def _show(workflow_id: uuid.UUID, limit: int = 100, cursor: str | None = None) -
 @bp.get("/v1/workflows/<workflow_id>")
 @doc(
     "A batch workflow's status, counts and per-target results",
+    path={"workflow_id": {"format": "uuid"}},
     tag="batch",
     query=WorkflowQuery,
     responses={200: WorkflowSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema},
@@ -64,6 +65,7 @@ def show(workflow_id: str) -> Response:
 @bp.post("/v1/workflows/<workflow_id>/cancel")
 @doc(
     "Cancel every queued or running target of a workflow",
+    path={"workflow_id": {"format": "uuid"}},
     tag="batch",
     responses={200: WorkflowSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema},
 )

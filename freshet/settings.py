@@ -30,6 +30,8 @@ class Settings:
     # API
     max_body_bytes: int = 1_000_000
     sync_wait_seconds: float = 25.0
+    # Below the API's threads per process (the Procfile's gunicorn runs 8): the rest serve.
+    sync_waiters_max: int = 4
     read_limit_per_minute: int = 1200
     auth_cache_seconds: float = 5.0
     # The cached product read's charge commits asynchronously (docs/guarantees.md: window).
@@ -166,6 +168,7 @@ DESCRIPTIONS = {
     "log_json": "JSON log lines (true) or plain text",
     "max_body_bytes": "request bodies above this are 413",
     "sync_wait_seconds": "how long a product request waits for its worker before answering 202",
+    "sync_waiters_max": "product requests one API process lets wait at once; past it, 202 at once",
     "read_limit_per_minute": "per-key limit on free reads (abuse guard only)",
     "auth_cache_seconds": "how long an API process trusts a key it has seen (revocation delay)",
     "cached_charge_async_commit": "commit a cached read's charge asynchronously (a Postgres "

@@ -5,6 +5,6 @@ with a TTL, released only with the owner's token. Redis holds only what can be r
 Postgres: the sweeper reconciles slots and cooldowns against the job rows.
 """
 
-from guards.core import Admission, Guards, RateWindow
+from guards.core import ORPHAN_GRACE_SECONDS, Admission, Guards, RateWindow
 
-__all__ = ["Admission", "Guards", "RateWindow"]
+__all__ = ["ORPHAN_GRACE_SECONDS", "Admission", "Guards", "RateWindow"]

@@ -1,11 +1,14 @@
 -- Admission for one request, all or nothing: sliding-window rate limits, then an optional
 -- cooldown, then an optional concurrency slot. Nothing is taken unless everything passes.
 -- KEYS: cooldown_key ('-' = none), slot_key ('-' = none), rate_key_1 .. rate_key_n
--- ARGV: member, cooldown_ttl_ms, job_id, slot_limit, slot_ttl_ms, window_ms, limit_1 .. limit_n
+-- ARGV: member, cooldown_ttl_ms (0 = no cooldown), job_id, slot_limit, slot_ttl_ms, window_ms,
+--       limit_1 .. limit_n
+-- A cooldown's value is 'job_id:set_ms': the holder, and when it was set, so the sweeper can
+-- tell a job still being committed from one that never will be.
 -- Returns {code, a, b, c}:
 --   code 0 ok:            a = remaining under the first rate limit, b = ms until it resets
 --   code 1 rate limited:  a = index of the limit (1-based), b = ms until a slot frees, c = limit
---   code 2 cooldown:      a = job id holding it, b = ms left
+--   code 2 cooldown:      a = job id holding it, b = ms left, c = ms since it was set
 --   code 3 concurrency:   a = slots in use, b = ms until the earliest lease expires
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -30,10 +33,16 @@ for i = 1, nrates do
   end
 end
 
-if KEYS[1] ~= '-' then
+local use_cd = KEYS[1] ~= '-' and cd_ttl > 0
+if use_cd then
   local holder = redis.call('GET', KEYS[1])
-  if holder and holder ~= job_id then
-    return {2, tonumber(holder), redis.call('PTTL', KEYS[1]), 0}
+  if holder then
+    local hid, set_ms = string.match(holder, '^(%d+):?(%d*)$')
+    if hid ~= job_id then
+      local age = 0
+      if set_ms and set_ms ~= '' then age = now - tonumber(set_ms) end
+      return {2, tonumber(hid) or 0, redis.call('PTTL', KEYS[1]), age}
+    end
   end
 end
 
@@ -55,8 +64,8 @@ for i = 1, nrates do
   redis.call('ZADD', key, now, member)
   redis.call('PEXPIRE', key, window)
 end
-if KEYS[1] ~= '-' then
-  redis.call('SET', KEYS[1], job_id, 'PX', cd_ttl)
+if use_cd then
+  redis.call('SET', KEYS[1], job_id .. ':' .. now, 'PX', cd_ttl)
 end
 if KEYS[2] ~= '-' then
   redis.call('ZADD', KEYS[2], now + slot_ttl, job_id)

@@ -10,6 +10,12 @@ from typing import Any
 import redis as redis_lib
 
 WINDOW_MS = 60_000
+# A cooldown whose job was never committed (a crash between admission and commit) is an
+# orphan once it is this old: admission to commit takes milliseconds, and a cooldown removed
+# too early comes back with the sweeper's restore if its job did commit after all.
+ORPHAN_GRACE_SECONDS = 10.0
+# How long a given-back cooldown's tombstone keeps a stale restore from putting it back.
+TOMBSTONE_MS = 3_600_000
 
 
 def _script(name: str) -> str:
@@ -34,6 +40,9 @@ class Admission:
     reset: float = 0.0  # seconds until the first rate window frees a place
     holder_job_id: int | None = None  # cooldown: whose job holds it
     window_index: int = 0  # rate_limited: which window refused (0-based)
+    holder_age: float = 0.0  # cooldown: seconds since the holder set it
+    member: str = ""  # ok: this request's entry in its rate windows (to un-count it)
+    rate_keys: tuple[str, ...] = ()
 
 
 class Guards:
@@ -44,6 +53,7 @@ class Guards:
         self._release = client.register_script(_script("release.lua"))
         self._slots_sync = client.register_script(_script("slots_sync.lua"))
         self._polite = client.register_script(_script("politeness.lua"))
+        self._restore = client.register_script(_script("restore.lua"))
 
     # keys ---------------------------------------------------------------------------------
     def cooldown_key(self, org_id: int, asin: str, marketplace: str) -> str:
@@ -64,10 +74,13 @@ class Guards:
         slot: tuple[str, int, int] | None = None,  # (key, limit, lease seconds)
         job_id: int | None = None,
     ) -> Admission:
-        keys = [cooldown[0] if cooldown else "-", slot[0] if slot else "-"]
-        keys += [self.rate_key(w.name) for w in rates]
+        if cooldown is not None and cooldown[1] <= 0:
+            cooldown = None  # a plan without a cooldown
+        rate_keys = tuple(self.rate_key(w.name) for w in rates)
+        keys = [cooldown[0] if cooldown else "-", slot[0] if slot else "-", *rate_keys]
+        member = uuid.uuid4().hex
         args: list[Any] = [
-            uuid.uuid4().hex,
+            member,
             int(cooldown[1] * 1000) if cooldown else 0,
             str(job_id or 0),
             slot[1] if slot else 0,
@@ -77,7 +90,14 @@ class Guards:
         code, a, b, c = self._admit(keys=keys, args=args)
         first_limit = rates[0].limit if rates else 0
         if code == 0:
-            return Admission(True, limit=first_limit, remaining=max(int(a), 0), reset=int(b) / 1000)
+            return Admission(
+                True,
+                limit=first_limit,
+                remaining=max(int(a), 0),
+                reset=int(b) / 1000,
+                member=member,
+                rate_keys=rate_keys,
+            )
         if code == 1:
             return Admission(
                 False,
@@ -95,6 +115,7 @@ class Guards:
                 retry_after=max(int(b), 0) / 1000,
                 holder_job_id=int(a),
                 limit=first_limit,
+                holder_age=max(int(c), 0) / 1000,
             )
         return Admission(False, "concurrency", retry_after=int(b) / 1000, limit=first_limit)
 
@@ -111,9 +132,51 @@ class Guards:
         return max(window.limit - int(count), 0), max(reset, 0.0)
 
     def release(
-        self, job_id: int, *, cooldown_key: str | None = None, slot_key: str | None = None
+        self,
+        job_id: int,
+        *,
+        cooldown_key: str | None = None,
+        slot_key: str | None = None,
+        uncount: Admission | None = None,
     ) -> int:
-        return int(self._release(keys=[cooldown_key or "-", slot_key or "-"], args=[job_id]))
+        """Give back a job's cooldown (leaving a tombstone) and slot; with `uncount`, also
+        take that admission's request out of its rate windows (it was refused after all)."""
+        keys = [cooldown_key or "-", slot_key or "-"]
+        member = "-"
+        if uncount is not None and uncount.member:
+            keys += list(uncount.rate_keys)
+            member = uncount.member
+        tomb = TOMBSTONE_MS if cooldown_key else 0
+        return int(self._release(keys=keys, args=[job_id, tomb, member]))
+
+    def clear_cooldown(self, key: str, job_id: int) -> bool:
+        """Delete a cooldown if `job_id` still holds it (its job ended or never existed)."""
+        return bool(self._release(keys=[key, "-"], args=[job_id, TOMBSTONE_MS, "-"]))
+
+    def cooldowns(self) -> list[tuple[str, int, float]]:
+        """Every cooldown: (key, holder job id, seconds since it was set)."""
+        keys = [
+            k.decode() if isinstance(k, bytes) else k
+            for k in self.r.scan_iter(match=f"{self.p}cd:*", count=500)
+        ]
+        keys = [k for k in keys if not k.endswith(":released")]
+        if not keys:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for k in keys:
+            pipe.get(k)
+        pipe.time()
+        *values, (sec, usec) = pipe.execute()
+        now_ms = sec * 1000 + usec // 1000
+        out = []
+        for k, v in zip(keys, values, strict=True):
+            if not v:
+                continue
+            job, _, set_ms = (v.decode() if isinstance(v, bytes) else v).partition(":")
+            age = (now_ms - int(set_ms)) / 1000 if set_ms.isdigit() else ORPHAN_GRACE_SECONDS
+            if job.isdigit():
+                out.append((k, int(job), age))
+        return out
 
     def refresh_slot(self, slot_key: str, job_id: int, lease_seconds: int) -> None:
         """Extend a running job's slot lease (a heartbeat); XX so a released slot stays free."""
@@ -122,12 +185,23 @@ class Guards:
             slot_key, {str(job_id): sec * 1000 + usec // 1000 + lease_seconds * 1000}, xx=True
         )
 
-    def sync_slots(self, org_id: int, open_job_ids: list[int], lease_seconds: int) -> int:
+    def hold_slots(self, org_id: int, open_job_ids: list[int], lease_seconds: int) -> int:
+        """(Re)take the slots of jobs Postgres says are open, with a fresh lease."""
         return int(
             self._slots_sync(
                 keys=[self.slot_key(org_id)], args=[lease_seconds * 1000, *open_job_ids]
             )
         )
+
+    def slot_members(self, org_id: int) -> list[int]:
+        members: list[bytes] = self.r.zrange(self.slot_key(org_id), 0, -1)  # type: ignore[assignment]
+        return [int(m) for m in members]
+
+    def drop_slots(self, org_id: int, ended_job_ids: list[int]) -> int:
+        """Remove the slots of jobs known to have ended (one ZREM)."""
+        if not ended_job_ids:
+            return 0
+        return int(self.r.zrem(self.slot_key(org_id), *[str(i) for i in ended_job_ids]))
 
     def slot_orgs(self) -> list[int]:
         out = []
@@ -137,17 +211,23 @@ class Guards:
         return out
 
     def restore_cooldown(self, key: str, job_id: int, ttl_seconds: float) -> bool:
-        """Re-create a cooldown lost with Redis; never overwrites a live one."""
+        """Re-create a cooldown lost with Redis; never overwrites a live one, never for a job
+        that has given it back since the caller read the jobs."""
         if ttl_seconds <= 0:
             return False
-        return bool(self.r.set(key, str(job_id), px=int(ttl_seconds * 1000), nx=True))
+        (sec, usec) = self.r.time()
+        set_ms = sec * 1000 + usec // 1000
+        return bool(self._restore(keys=[key], args=[job_id, int(ttl_seconds * 1000), set_ms]))
 
     def cooldown_holder(self, key: str) -> tuple[int | None, float]:
         pipe = self.r.pipeline(transaction=False)
         pipe.get(key)
         pipe.pttl(key)
         holder, pttl = pipe.execute()
-        return (int(holder) if holder else None), max(pttl, 0) / 1000
+        if not holder:
+            return None, max(pttl, 0) / 1000
+        job = (holder.decode() if isinstance(holder, bytes) else holder).partition(":")[0]
+        return int(job), max(pttl, 0) / 1000
 
     # politeness and single flight ---------------------------------------------------------
     def polite_wait(self, host: str, per_second: float) -> float:
@@ -170,4 +250,4 @@ class Guards:
         return int(holder) if holder else job_id
 
     def leave_flight(self, name: str, job_id: int) -> None:
-        self._release(keys=[self.flight_key(name), "-"], args=[job_id])
+        self._release(keys=[self.flight_key(name), "-"], args=[job_id, 0, "-"])

@@ -40,7 +40,10 @@ class ProductQuery(Schema):
     max_age = fields.Integer(
         load_default=None,
         validate=validate.Range(0, 10 * 365 * 86400),
-        metadata={"description": "refresh when cached data is older (s)"},
+        metadata={
+            "description": "refresh when cached data is older (s); below the price TTL "
+            "(FRESHET_TTL_PRICE) it is a force refresh: +3 tokens, under the force cap"
+        },
     )
     include_history = Flag(load_default=True, metadata={"description": "free; always on"})
     include_stats = Flag(load_default=True, metadata={"description": "free; always on"})

@@ -4,13 +4,38 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from schemas.common import ErrorSchema
 
+# What the handlers enforce (freshet.reviews.submission), stated in the spec: an ASIN is
+# exactly 10 ASCII letters or digits; a marketplace is amazon.<tld>[.<cc>], any case.
+ASIN_PATTERN = r"^[A-Za-z0-9]{10}$"
+MARKETPLACE_PATTERN = r"^[Aa][Mm][Aa][Zz][Oo][Nn]\.[A-Za-z]{2,3}(\.[A-Za-z]{2})?$"
+
+
+def _asin(**kw: object) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(ASIN_PATTERN),
+        metadata={"description": "10 letters or digits", "example": "B08N5WRWNW"},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _marketplace() -> fields.String:
+    return fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(MARKETPLACE_PATTERN),
+        metadata={
+            "description": "amazon.de by default; one of your plan's marketplaces",
+            "example": "amazon.de",
+        },
+    )
+
 
 class ReviewRefreshRequest(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    asin = fields.String(required=True, metadata={"description": "10 letters or digits"})
-    marketplace = fields.String(load_default=None, metadata={"example": "amazon.de"})
+    asin = _asin(required=True)
+    marketplace = _marketplace()
 
 
 class ReviewRefreshAccepted(Schema):
@@ -29,8 +54,8 @@ class ReviewsQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    asin = fields.String()
-    marketplace = fields.String(load_default=None)
+    asin = _asin(required=True)
+    marketplace = _marketplace()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(load_default=None)
 

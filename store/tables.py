@@ -58,6 +58,8 @@ plans = Table(
     Column("marketplaces", ARRAY(Text), nullable=False, server_default="{}"),
     Column("catalogs", ARRAY(Text), nullable=False, server_default="{}"),
     _now(),
+    # 0009: which job kinds concurrent_jobs counts
+    Column("concurrency_kinds", ARRAY(Text), nullable=False, server_default="{reviews}"),
 )
 
 organizations = Table(

@@ -78,10 +78,24 @@ def test_path_and_query_parameters(spec):
         "name": "job_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$", "example": "12345"},
     } in params
     query = spec["paths"]["/api/v1/reviews"]["get"]["parameters"]
     assert {p["name"] for p in query if p["in"] == "query"} >= {"asin", "limit", "cursor"}
+
+
+def test_the_spec_states_the_constraints_the_handlers_enforce(spec):
+    schemas = spec["components"]["schemas"]
+    body = schemas["ReviewRefreshRequest"]["properties"]
+    assert body["asin"]["pattern"] == "^[A-Za-z0-9]{10}$"
+    assert body["marketplace"]["pattern"].startswith("^[Aa][Mm]")
+    query = {p["name"]: p for p in spec["paths"]["/api/v1/reviews"]["get"]["parameters"]}
+    assert query["asin"]["required"] and query["asin"]["schema"]["pattern"]
+    workflow = spec["paths"]["/v1/workflows/{workflow_id}"]["get"]["parameters"][0]
+    assert workflow["schema"]["format"] == "uuid"
+    product = spec["paths"]["/v1/products/{product_id}"]["get"]["parameters"][0]
+    assert product["schema"]["maxLength"] == 2048
+    assert schemas["ProductRefreshRequest"]["properties"]["targets"]["maxItems"] == 500
 
 
 def test_operation_ids_are_unique_for_a_view_on_two_paths(spec):

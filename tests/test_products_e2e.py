@@ -21,6 +21,13 @@ ITEM = "19667262713"
 
 
 @pytest.fixture
+def settings(settings):
+    # These tests stand for many API processes at once: every caller waits for its answer
+    # (the per-process bound on waiters is tests/test_bounded_waiting.py's subject).
+    return settings.with_overrides(sync_waiters_max=256)
+
+
+@pytest.fixture
 def sim(simulator):
     """The simulator's admin API; pinned prices are unpinned afterwards."""
 

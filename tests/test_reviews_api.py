@@ -292,7 +292,7 @@ def test_reads_do_not_count_against_the_submission_limit(client, engine):
     assert usage["reviewJobs"] == {"limit": 50, "used": 1, "remaining": 49}
     assert usage["jobsInFlight"] == 1
     assert usage["limits"]["requestsPerMinute"]["remaining"] == 0
-    assert usage["limits"]["concurrentJobs"] == {"limit": 2, "remaining": 1}
+    assert usage["limits"]["concurrentJobs"] == {"limit": 2, "remaining": 1, "kinds": ["reviews"]}
 
 
 def test_cancel_releases_cooldown_slot_and_quota(client, engine):

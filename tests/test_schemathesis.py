@@ -18,11 +18,16 @@ from schemathesis.checks import (  # noqa: E402 - only once schemathesis is know
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation.drivers import CoverageGenerator  # noqa: E402
+from schemathesis.generation.feedback import FeedbackSources  # noqa: E402
+from schemathesis.generation.modes import GenerationMode  # noqa: E402
+from schemathesis.generation.overrides import Override  # noqa: E402
 
 from tests.factories import make_catalog, make_tenant  # noqa: E402
 
-# ~17 operations x this many examples stays well under a minute.
+# ~17 operations x this many examples (and coverage cases) stays under a minute.
 MAX_EXAMPLES = 30
+MAX_COVERAGE_CASES = 60
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -91,30 +96,69 @@ def _known(case: Any, caller: dict[str, Any], asin: str) -> None:
         case.query["asin"] = asin
 
 
+def _run_fuzzing(operation: Any, caller: dict[str, Any]) -> None:
+    """The fuzzing phase: cases drawn from the document, valid and invalid alike."""
+
+    @hypothesis_settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(
+        case=st.one_of(operation.as_strategy(generation_mode=m) for m in GenerationMode),
+        use_known=st.booleans(),
+        asin=st.sampled_from(ASINS),
+    )
+    def check(case: Any, use_known: bool, asin: str) -> None:
+        if use_known:
+            _known(case, caller, asin)
+        case.call_and_validate(headers=caller["headers"], checks=CHECKS)
+
+    check()
+
+
+def _run_coverage(operation: Any, caller: dict[str, Any]) -> int:
+    """The coverage phase: schemathesis' deterministic cases for every constraint the
+    document states (each boundary, each missing or wrong-typed value), half of them with
+    the caller's real ids. Returns how many ran."""
+    generator = CoverageGenerator(
+        operation=operation,
+        generation_modes=list(GenerationMode),
+        generation_config=operation.schema.config.generation_for(
+            operation=operation, phase="coverage"
+        ),
+        auth_storage=None,
+        override=Override(),
+        feedback=FeedbackSources(),
+    )
+    ran = 0
+    for n, case in enumerate(generator):
+        if n >= MAX_COVERAGE_CASES:
+            break
+        if n % 2:
+            _known(case, caller, ASINS[n % len(ASINS)])
+        case.call_and_validate(headers=caller["headers"], checks=CHECKS)
+        ran += 1
+    return ran
+
+
 def test_api_never_5xx_and_answers_match_the_document(api_schema, caller):
     # Driven by hand rather than through schemathesis' pytest plugin (`from_fixture`), which
-    # breaks on the pytest this project uses; the checks are the same.
+    # breaks on the pytest this project uses; the phases and checks are the CLI's: coverage
+    # (every stated constraint's boundaries and violations), then fuzzing.
     failures: dict[str, str] = {}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
+    covered = 0
     for operation in operations:
-
-        @hypothesis_settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            phases=[Phase.explicit, Phase.generate],
-        )
-        @given(case=operation.as_strategy(), use_known=st.booleans(), asin=st.sampled_from(ASINS))
-        def check(case, use_known: bool, asin: str) -> None:
-            if use_known:
-                _known(case, caller, asin)
-            case.call_and_validate(headers=caller["headers"], checks=CHECKS)
-
-        try:
-            check()
-        except (Exception, BaseExceptionGroup) as exc:  # every operation's failure, not one
-            failures[operation.label] = str(exc)
+        for phase, run in (("coverage", _run_coverage), ("fuzzing", _run_fuzzing)):
+            try:
+                covered += run(operation, caller) or 0
+            except (Exception, BaseExceptionGroup) as exc:  # every failure, not the first
+                failures[f"{phase}: {operation.label}"] = str(exc)
     assert not failures, "\n\n".join(f"== {k}\n{v[:3000]}" for k, v in failures.items())
+    print(f"\ncoverage phase: {covered} cases over {len(operations)} operations")
+    assert covered >= 10 * len(operations) // 2, covered

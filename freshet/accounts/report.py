@@ -37,10 +37,11 @@ def report(rt: Runtime, principal: Principal) -> dict[str, Any]:
             "remaining": remaining,
             "resetSeconds": round(reset, 3),
         }
-    review_in_flight = int(in_flight.get("reviews", 0))
+    counted = sum(int(in_flight.get(kind, 0)) for kind in plan.concurrency_kinds)
     limits["concurrentJobs"] = {
         "limit": plan.concurrent_jobs,
-        "remaining": max(plan.concurrent_jobs - review_in_flight, 0),
+        "remaining": max(plan.concurrent_jobs - counted, 0),
+        "kinds": list(plan.concurrency_kinds),  # the job kinds the limit counts
     }
     limits["asinCooldownSeconds"] = plan.asin_cooldown_seconds
     period = usage.current_period()

@@ -24,7 +24,10 @@ PLAN_FIELDS = (
     "force_refresh_per_minute",
     "marketplaces",
     "catalogs",
+    "concurrency_kinds",
 )
+# The job kinds a plan's concurrent_jobs limit may count (migration 0009).
+CONCURRENCY_KINDS = ("reviews", "product")
 
 
 class NotFound(LookupError):
@@ -46,6 +49,7 @@ class Plan:
     force_refresh_per_minute: int
     marketplaces: tuple[str, ...]
     catalogs: tuple[str, ...]
+    concurrency_kinds: tuple[str, ...] = ("reviews",)
 
     @classmethod
     def from_row(cls, row: Any) -> Plan:
@@ -55,6 +59,7 @@ class Plan:
             **{f: m[f] for f in PLAN_FIELDS[:6]},
             marketplaces=tuple(m["marketplaces"]),
             catalogs=tuple(m["catalogs"]),
+            concurrency_kinds=tuple(m.get("concurrency_kinds") or ("reviews",)),
         )
 
 
@@ -100,6 +105,14 @@ def upsert_plan(conn: Connection, name: str, **values: Any) -> Plan:
     if unknown:
         raise ValueError(f"unknown plan fields: {', '.join(sorted(unknown))}")
     values = {k: v for k, v in values.items() if v is not None}
+    bad_kinds = set(values.get("concurrency_kinds") or ()) - set(CONCURRENCY_KINDS)
+    if bad_kinds:
+        raise ValueError(
+            f"concurrency_kinds may only name {', '.join(CONCURRENCY_KINDS)}, "
+            f"not {', '.join(sorted(bad_kinds))}"
+        )
+    if "concurrency_kinds" in values:
+        values["concurrency_kinds"] = list(values["concurrency_kinds"])
     existing = conn.execute(select(plans.c.name).where(plans.c.name == name)).first()
     if existing:
         if values:
@@ -109,6 +122,7 @@ def upsert_plan(conn: Connection, name: str, **values: Any) -> Plan:
         row = {f: getattr(base, f) for f in PLAN_FIELDS} | values
         row["marketplaces"] = list(row["marketplaces"])
         row["catalogs"] = list(row["catalogs"])
+        row["concurrency_kinds"] = list(row["concurrency_kinds"])
         conn.execute(insert(plans).values(name=name, **row))
     return get_plan(conn, name)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -75,16 +76,37 @@ def _not_granted(slugs: list[str]) -> Forbidden:
 
 
 # address checks (SSRF) -----------------------------------------------------------------------
-class AddressCheck:
-    """Why fetching a URL would be refused (a blocked address), memoized per host and port."""
+# DNS in the request thread is bounded: at most this many distinct host names resolved, in
+# at most this much time, per request. Past either, a name is not checked here: the worker
+# checks the address again when it fetches (sources.http pins and refuses at fetch time), so
+# a batch of 500 names on a slow resolver never holds an API thread for minutes.
+MAX_RESOLVED_HOSTS = 16
+DNS_BUDGET_SECONDS = 2.0
 
-    def __init__(self, rt: Runtime):
+
+class AddressCheck:
+    """Why fetching a URL would be refused (a blocked address), memoized per host and port;
+    names resolved within a per-request budget (IP literals are always checked: no DNS)."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        max_hosts: int = MAX_RESOLVED_HOSTS,
+        budget_seconds: float = DNS_BUDGET_SECONDS,
+    ):
         self.http = rt.http
         self.seen: dict[str, str | None] = {}
+        self.names_left = max_hosts
+        self.deadline = time.monotonic() + budget_seconds
 
     def __call__(self, url: str) -> str | None:
         key = batch_targets.netloc_of(url).lower()
         if key not in self.seen:
+            if not batch_targets.is_local_literal(url):
+                if self.names_left <= 0 or time.monotonic() >= self.deadline:
+                    return None  # over the budget: left to the worker's check at fetch time
+                self.names_left -= 1
             try:
                 self.http.check_url(url)
                 self.seen[key] = None

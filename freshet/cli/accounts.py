@@ -18,6 +18,7 @@ def plan() -> None:
 def _plan_dict(p: Any) -> dict[str, Any]:
     d = dict(p.__dict__)
     d["marketplaces"], d["catalogs"] = list(d["marketplaces"]), list(d["catalogs"])
+    d["concurrency_kinds"] = list(d["concurrency_kinds"])
     return d
 
 
@@ -50,17 +51,30 @@ def plan_list(as_json: bool) -> None:
 @click.option("--force-refresh-per-minute", type=click.IntRange(min=0))
 @click.option("--marketplaces", help="comma separated, e.g. amazon.de,amazon.fr")
 @click.option("--catalogs", help="catalog slugs every organization on this plan may use")
+@click.option(
+    "--concurrency-kinds", help="job kinds --concurrent-jobs counts: reviews,product (reviews)"
+)
 @json_option
 def plan_set(
-    name: str, as_json: bool, marketplaces: str | None, catalogs: str | None, **values: Any
+    name: str,
+    as_json: bool,
+    marketplaces: str | None,
+    catalogs: str | None,
+    concurrency_kinds: str | None,
+    **values: Any,
 ) -> None:
 
     if marketplaces is not None:
         values["marketplaces"] = [m.strip() for m in marketplaces.split(",") if m.strip()]
     if catalogs is not None:
         values["catalogs"] = [c.strip() for c in catalogs.split(",") if c.strip()]
+    if concurrency_kinds is not None:
+        values["concurrency_kinds"] = [k.strip() for k in concurrency_kinds.split(",") if k]
     with engine().begin() as conn:
-        p = _plan_dict(accounts.upsert_plan(conn, name, **values))
+        try:
+            p = _plan_dict(accounts.upsert_plan(conn, name, **values))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     out(p, as_json, f"plan saved: {_plan_line(p)}")
 
 

@@ -18,7 +18,8 @@ from freshet.jobs.listing import by_request_id as job_ids_by_request
 from freshet.jobs.listing import page as list_jobs
 from freshet.jobs.retry import retry_jobs
 from freshet.jobs.runner import RetryLater, backoff, cancel_job, run_job
-from freshet.jobs.signals import notify, wait_for
+from freshet.jobs.signals import notify, wait_for, waiting_seat
+from freshet.jobs.slots import concurrency_slot, release_slot
 from freshet.jobs.sweeper import sweep
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "backoff",
     "cancel_job",
     "claim",
+    "concurrency_slot",
     "finish",
     "get",
     "insert",
@@ -37,10 +39,12 @@ __all__ = [
     "new_request_id",
     "notify",
     "publish_after_commit",
+    "release_slot",
     "retry_jobs",
     "run_job",
     "status_of",
     "sweep",
     "unclaim",
     "wait_for",
+    "waiting_seat",
 ]

@@ -205,6 +205,34 @@ def open_job_ids_by_org(conn: Connection, kind: str) -> dict[int, list[int]]:
     return out
 
 
+def open_counted_job_ids_by_org(conn: Connection) -> dict[int, list[int]]:
+    """Open jobs of the kinds their organization's plan counts against concurrent_jobs."""
+    rows = conn.execute(
+        text(
+            "SELECT j.org_id, j.id FROM jobs j JOIN organizations o ON o.id = j.org_id "
+            "JOIN plans p ON p.name = o.plan WHERE j.status IN ('queued', 'running') "
+            "AND j.kind = ANY(p.concurrency_kinds) AND j.leader_job_id IS NULL"
+        )
+    )
+    out: dict[int, list[int]] = {}
+    for org_id, job_id in rows:
+        out.setdefault(int(org_id), []).append(int(job_id))
+    return out
+
+
+def statuses(conn: Connection, job_ids: list[int]) -> dict[int, str]:
+    """The status of each of these jobs that exists."""
+    if not job_ids:
+        return {}
+    rows = conn.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(job_ids)))
+    return {int(i): str(st) for i, st in rows}
+
+
+def ended_among(conn: Connection, job_ids: list[int]) -> set[int]:
+    """Which of these jobs are known to have ended (completed, failed or cancelled)."""
+    return {i for i, st in statuses(conn, job_ids).items() if st in TERMINAL}
+
+
 def publish_after_commit(rt: Runtime, dispatches: list[Dispatch]) -> bool:
     """Publish committed jobs; a failure is logged and left to the sweeper, never raised."""
     try:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy.exc import DataError
+
 from freshet import metrics
 from freshet.jobs import lifecycle as jobs
 from freshet.jobs import signals
@@ -137,6 +139,19 @@ def _complete(rt: Runtime, handler: Handler, job: dict[str, Any], output: Any) -
     except _Stale:
         log.info("job result discarded (cancelled or superseded)", extra={"job_id": job_id})
         return "stale"
+    except DataError as exc:
+        # The upstream sent a value the database cannot keep (a price past Numeric(14,2), a
+        # string past a column's limit): fetching again would bring the same value, so the
+        # job fails now with its own reason instead of running until its lease expires.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.warning("result cannot be stored", extra={"job_id": job_id, "reason": reason})
+        return _fail(
+            rt,
+            handler,
+            job,
+            f"upstream sent a value that cannot be stored: {reason}",
+            "unstorable_value",
+        )
     handler.after(rt, job, "completed")
     signals.notify(rt.redis, rt.prefix, [job_id])
     log.info("job completed", extra={"job_id": job_id})

@@ -5,8 +5,10 @@ A signal is only a wake-up: the waiter always reads the job's state from Postgre
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import redis as redis_lib
 from redis.client import PubSub
@@ -49,3 +51,24 @@ def wait_for(
         return False
     finally:
         pubsub.close()
+
+
+# Waiting API threads per process. A waiter holds a web thread for up to the sync wait; past
+# the bound a request does not wait (it answers 202 with its job), so slow upstreams never
+# take every thread of a host, and /healthz, reads and other requests always find one.
+_seats_lock = threading.Lock()
+_seats: dict[int, threading.BoundedSemaphore] = {}
+
+
+@contextlib.contextmanager
+def waiting_seat(limit: int) -> Iterator[bool]:
+    """One of this process's `limit` seats for a waiting request: True if taken (and given
+    back on exit), False at once when all are taken."""
+    with _seats_lock:
+        seats = _seats.setdefault(limit, threading.BoundedSemaphore(max(limit, 0) or 1))
+    taken = limit > 0 and seats.acquire(blocking=False)
+    try:
+        yield taken
+    finally:
+        if taken:
+            seats.release()

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from freshet import accounts
 from freshet.jobs import lifecycle as jobs
 from freshet.runtime import QueueDepths, Runtime
+from guards import ORPHAN_GRACE_SECONDS
 
 log = logging.getLogger("freshet.sweeper")
 
@@ -26,6 +27,7 @@ def sweep(rt: Runtime, *, batch: int = 500) -> dict[str, int]:
         "settled": settle_ended(rt, batch),
         "slots_synced": sync_slots(rt),
         "cooldowns_restored": restore_cooldowns(rt),
+        "cooldowns_cleared": clear_orphan_cooldowns(rt),
     }
     for name, sweeper_pass in rt.kinds.sweeper_passes():
         out[name] = sweeper_pass(rt)
@@ -142,16 +144,42 @@ def settle_ended(rt: Runtime, batch: int) -> int:
 
 
 def sync_slots(rt: Runtime) -> int:
-    """Concurrency slots := the open review jobs Postgres knows (dead workers' slots free)."""
+    """Open jobs of the kinds their plan counts hold their slots again (after a Redis loss);
+    then the slots of jobs known to have ended are removed (a release that failed, a dead
+    worker). Never "snapshot, then remove what is not in it": a job admitted after the
+    snapshot keeps its slot, and a slot whose job never committed runs out with its lease.
+
+    A job that ends between the two reads and was re-added by the first is ended (committed
+    before its release) by the time of the second, so it is removed there."""
+    g = rt.guards
     with rt.engine.connect() as conn:
-        open_by_org = jobs.open_job_ids_by_org(conn, "reviews")
-    orgs = set(open_by_org) | set(rt.guards.slot_orgs())
-    removed = 0
-    for org_id in orgs:
-        removed += rt.guards.sync_slots(
-            org_id, open_by_org.get(org_id, []), rt.settings.slot_ttl_seconds
-        )
-    return removed
+        open_by_org = jobs.open_counted_job_ids_by_org(conn)
+    for org_id, ids in open_by_org.items():
+        g.hold_slots(org_id, ids, rt.settings.slot_ttl_seconds)
+    members = {org_id: g.slot_members(org_id) for org_id in g.slot_orgs()}
+    every = sorted({i for ids in members.values() for i in ids})
+    if not every:
+        return 0
+    with rt.engine.connect() as conn:
+        ended = jobs.ended_among(conn, every)
+    return sum(g.drop_slots(o, [i for i in ids if i in ended]) for o, ids in members.items())
+
+
+def clear_orphan_cooldowns(rt: Runtime, grace: float = ORPHAN_GRACE_SECONDS) -> int:
+    """Delete cooldowns that outlived their job: held by a job that failed or was cancelled
+    (its release in after() failed) or by a job that never committed (a crash between the
+    admission and the commit), once older than `grace`. Compare-and-delete, by holder."""
+    held = rt.guards.cooldowns()
+    if not held:
+        return 0
+    with rt.engine.connect() as conn:
+        statuses = jobs.statuses(conn, sorted({job for _, job, _ in held}))
+    cleared = 0
+    for key, job, age in held:
+        status = statuses.get(job)
+        if status in ("failed", "cancelled") or (status is None and age >= grace):
+            cleared += rt.guards.clear_cooldown(key, job)
+    return cleared
 
 
 def restore_cooldowns(rt: Runtime) -> int:

@@ -26,8 +26,9 @@ from store.tables import catalogs, products
 FORMATS = ("item_id", "upc", "ean", "isbn", "gtin", "asin", "uuid", "url")
 DEFAULT_RETAILER = "walmart"
 WALMART_DOMAIN = "walmart.com"
-_ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
-_ITEM_ID_RE = re.compile(r"^[0-9]{1,20}$")
+# fullmatch only (`$` accepts a trailing newline); [0-9] is ASCII, unlike str.isdigit().
+_ASIN_RE = re.compile(r"[A-Z0-9]{10}")
+_ITEM_ID_RE = re.compile(r"[0-9]{1,20}")
 _WALMART_ITEM_PATH = re.compile(r"/ip/(?:[^/?#]+/)?([0-9]{1,20})(?:[/?#]|$)")
 
 
@@ -66,6 +67,11 @@ def isbn10_ok(code: str) -> bool:
     return total % 11 == 0
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', Arabic-Indic and full-width digits."""
+    return value.isascii() and value.isdigit()
+
+
 def gtin14(code: str) -> str:
     return code.zfill(14)
 
@@ -88,8 +94,10 @@ def _guess(value: str) -> str:
         return "url"
     if re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", value):
         return "uuid"
+    if not value.isascii():  # an id is ASCII ('ß'.upper() is 'SS': never an exact id)
+        raise _bad(f"{value[:80]!r} is not a product id: ids are ASCII letters and digits.")
     upper = value.upper()
-    if value.isdigit():
+    if _digits(value):
         n = len(value)
         if n == 14:
             return "gtin"
@@ -102,7 +110,7 @@ def _guess(value: str) -> str:
         return "item_id"
     if isbn10_ok(upper):
         return "isbn"
-    if _ASIN_RE.match(upper):
+    if _ASIN_RE.fullmatch(upper):
         return "asin"
     raise _bad(
         f"{value[:80]!r} is not a product id Freshet knows: use a Walmart item id, UPC "
@@ -118,29 +126,31 @@ def _validate(fmt: str, value: str) -> str:
         if not is_http_url(value):
             raise _bad("format=url needs an absolute http(s) product URL, URL-encoded.")
         return value
+    if not value.isascii():
+        raise _bad(f"{value[:80]!r} is not a product id: ids are ASCII letters and digits.")
     if fmt == "uuid":
         try:
             return str(uuid.UUID(value))
         except ValueError:
             raise _bad(f"{value[:80]!r} is not a product uuid.") from None
     if fmt == "item_id":
-        if not _ITEM_ID_RE.match(value):
+        if not _ITEM_ID_RE.fullmatch(value):
             raise _bad("A Walmart item id is 1 to 20 digits, e.g. 19667262713.")
         return value
     if fmt == "asin":
-        if not _ASIN_RE.match(value.upper()):
+        if not _ASIN_RE.fullmatch(value.upper()):
             raise _bad("An ASIN is 10 letters or digits, e.g. B08N5WRWNW.")
         return value.upper()
     if fmt == "isbn":
         v = value.replace("-", "").upper()
         if len(v) == 10 and isbn10_ok(v):
             return v
-        if len(v) == 13 and v.isdigit() and v.startswith(("978", "979")) and gtin_valid(v):
+        if len(v) == 13 and _digits(v) and v.startswith(("978", "979")) and gtin_valid(v):
             return v
         raise _bad(f"{value[:40]!r} is not a valid ISBN-10 or ISBN-13 (check digit included).")
     lengths = {"upc": 12, "ean": 13, "gtin": 14}
     n = lengths[fmt]
-    if not (value.isdigit() and len(value) == n):
+    if not (_digits(value) and len(value) == n):
         raise _bad(f"A {fmt.upper()} is {n} digits; use format=item_id for a Walmart item id.")
     if not gtin_valid(value):
         raise _bad(

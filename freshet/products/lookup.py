@@ -86,7 +86,7 @@ def _resolve(
 
 def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter) -> None:
     windows = [submit_window(principal)]
-    if opts.force:
+    if opts.refreshes:  # force_refresh, or a max_age below the TTL (view.LookupOptions)
         windows.append(force_window(principal))
     adm: Admission = rt.guards.admit(windows)
     rpm = principal.plan.requests_per_minute
@@ -103,7 +103,8 @@ def _admit(rt: Runtime, principal: Principal, opts: LookupOptions, meter: Meter)
     meter.throttle = (rpm, remaining, reset)
     raise RateLimited(
         f"Force refresh is capped at {adm.limit} per minute per organization; "
-        "retry after Retry-After seconds, or drop force_refresh to read the cache.",
+        "retry after Retry-After seconds, or drop force_refresh (or a max_age below the "
+        "cache TTL) to read the cache.",
         retry_after=adm.retry_after,
     )
 
@@ -174,8 +175,10 @@ def _submit(
     """Reserve the tokens, write the job and bind the Idempotency-Key to its 202 in one
     transaction; then lead or follow."""
     cost = opts.cost
-    with rt.engine.begin() as conn:
+    with rt.engine.connect() as conn:
         job_id = jobs.allocate_ids(conn)[0]
+        conn.commit()
+    with jobs.concurrency_slot(rt, principal, "product", job_id), rt.engine.begin() as conn:
         if not accounts.reserve(
             conn,
             org_id=principal.org_id,
@@ -207,6 +210,7 @@ def _submit(
     if leader == job_id:
         jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
     else:
+        jobs.release_slot(rt, principal.org_id, job_id)  # a follower fetches nothing itself
         product_flight.attach(rt, job_id, leader)
     return job_id
 
@@ -224,14 +228,16 @@ def _is_done(rt: Runtime, job_id: int) -> bool:
 def _await(
     rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions, meter: Meter
 ) -> Outcome:
-    jobs.wait_for(
-        rt.redis,
-        rt.prefix,
-        job_id,
-        rt.settings.sync_wait_seconds,
-        lambda: _is_done(rt, job_id),
-        poll_every=0.5,
-    )
+    with jobs.waiting_seat(rt.settings.sync_waiters_max) as seated:
+        if seated:  # else every seat of this process is taken: answer 202 with the job now
+            jobs.wait_for(
+                rt.redis,
+                rt.prefix,
+                job_id,
+                rt.settings.sync_wait_seconds,
+                lambda: _is_done(rt, job_id),
+                poll_every=0.5,
+            )
     with rt.engine.begin() as conn:
         job = jobs.get(conn, job_id)
         assert job is not None

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, func, text, update
+from sqlalchemy import Connection, and_, case, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from freshet.products.ids import Target, by_id
@@ -44,11 +44,22 @@ def store_record(
     )
     stmt = insert(products).values(id=uuid.uuid4(), **values)
     keep = ("source", "key")
+    set_: dict[str, Any] = {k: stmt.excluded[k] for k in values if k not in keep}
+    # A product's catalog membership is stable: the first catalog that stored it keeps it,
+    # and a catalog-free write (a Walmart item id lookup of the same item) keeps the
+    # catalog's page URL, so uuid and UPC lookups and {uuid} batch targets never flicker.
+    set_["catalog_id"] = func.coalesce(products.c.catalog_id, stmt.excluded.catalog_id)
+    set_["url"] = case(
+        (
+            and_(products.c.catalog_id.is_not(None), stmt.excluded.catalog_id.is_(None)),
+            func.coalesce(products.c.url, stmt.excluded.url),
+        ),
+        else_=stmt.excluded.url,
+    )
     product_id: uuid.UUID = conn.execute(
-        stmt.on_conflict_do_update(
-            constraint="uq_products_source_key",
-            set_={k: stmt.excluded[k] for k in values if k not in keep},
-        ).returning(products.c.id)
+        stmt.on_conflict_do_update(constraint="uq_products_source_key", set_=set_).returning(
+            products.c.id
+        )
     ).scalar_one()
     if record.current_price is not None and record.current_price >= 0:
         obs = insert(price_observations).values(

@@ -27,10 +27,27 @@ class LookupOptions:
     format: str | None = None
     cross_retailer: bool = False
     seller_context: bool = False
+    # max_age shorter than the TTL of a field the answer reads: an upstream fetch sooner than
+    # the cache would make one, so it is a force refresh (like Keepa's update=0): it costs
+    # FORCE_COST and counts against the force-refresh cap. Set by `against(settings)`.
+    below_ttl: bool = False
+
+    @property
+    def refreshes(self) -> bool:
+        """Whether this request is a force refresh: force_refresh, or max_age below a TTL."""
+        return self.force or self.below_ttl
 
     @property
     def cost(self) -> int:
-        return BASE_COST + OFFERS_REVIEWS_COST * self.offers_reviews + FORCE_COST * self.force
+        return BASE_COST + OFFERS_REVIEWS_COST * self.offers_reviews + FORCE_COST * self.refreshes
+
+    def against(self, settings: Settings) -> LookupOptions:
+        """These options with `below_ttl` decided by the configured TTLs."""
+        ttls = [settings.ttl_price, settings.ttl_static]
+        if self.offers_reviews:
+            ttls += [settings.ttl_price, settings.ttl_reviews]
+        below = self.max_age is not None and self.max_age < min(ttls)
+        return dataclasses.replace(self, below_ttl=below)
 
 
 def needs_fetch(row: Any | None, opts: LookupOptions, settings: Settings) -> bool:

@@ -100,6 +100,8 @@ class ProductHandler:
         if params.get("source") and params.get("key"):
             rt.guards.leave_flight(Target(params["source"], params["key"]).flight, job["id"])
         product_flight.settle_ended(rt, job["id"])
+        if job.get("org_id") is not None:
+            jobs.release_slot(rt, job["org_id"], job["id"])
 
 
 HANDLER = ProductHandler()

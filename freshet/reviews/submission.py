@@ -12,18 +12,19 @@ from freshet.accounts import Principal, submit_window
 from freshet.errors import BadRequest, Forbidden, PaymentRequired, RateLimited
 from freshet.idempotency import IdempotencyKey
 from freshet.runtime import Runtime
-from guards import Admission
+from guards import ORPHAN_GRACE_SECONDS, Admission
 
 log = logging.getLogger("freshet.reviews")
 
-ASIN_RE = re.compile(r"^[A-Za-z0-9]{10}$")
-MARKETPLACE_RE = re.compile(r"^amazon\.[a-z]{2,3}(\.[a-z]{2})?$")
+# Matched with fullmatch: `$` would also accept a trailing newline ("B08N5WRWNW\n").
+ASIN_RE = re.compile(r"[A-Za-z0-9]{10}")
+MARKETPLACE_RE = re.compile(r"amazon\.[a-z]{2,3}(\.[a-z]{2})?")
 DEFAULT_MARKETPLACE = "amazon.de"
 ESTIMATED_SECONDS = 60
 
 
 def validate_asin(asin: Any) -> str:
-    if not isinstance(asin, str) or not ASIN_RE.match(asin):
+    if not isinstance(asin, str) or not ASIN_RE.fullmatch(asin):
         raise BadRequest(
             "ASIN must be exactly 10 letters or digits, e.g. B08N5WRWNW.",
             title="Invalid ASIN format",
@@ -35,7 +36,7 @@ def validate_asin(asin: Any) -> str:
 def validate_marketplace(marketplace: Any) -> str:
     if marketplace is None:
         return DEFAULT_MARKETPLACE
-    if not isinstance(marketplace, str) or not MARKETPLACE_RE.match(marketplace.lower()):
+    if not isinstance(marketplace, str) or not MARKETPLACE_RE.fullmatch(marketplace.lower()):
         raise BadRequest(
             "marketplace must look like amazon.de or amazon.co.uk.",
             title="Invalid marketplace",
@@ -70,6 +71,22 @@ def refuse(adm: Admission) -> RateLimited:
     )
 
 
+def _orphaned(rt: Runtime, cd_key: str, adm: Admission) -> bool:
+    """Whether a refusing cooldown's job failed, was cancelled or never committed; if so the
+    cooldown is cleared (compare-and-delete: only while that job still holds it)."""
+    holder = adm.holder_job_id
+    if holder is None:
+        return False
+    with rt.engine.connect() as conn:
+        status = jobs.status_of(conn, holder)
+    if status in ("failed", "cancelled") or (
+        status is None and adm.holder_age >= ORPHAN_GRACE_SECONDS
+    ):
+        rt.guards.clear_cooldown(cd_key, holder)
+        return True
+    return False
+
+
 def submit(
     rt: Runtime,
     principal: Principal,
@@ -100,13 +117,21 @@ def submit(
 
     g = rt.guards
     cd_key = g.cooldown_key(principal.org_id, asin, marketplace)
-    slot_key = g.slot_key(principal.org_id)
-    adm = g.admit(
-        [submit_window(principal)],
-        cooldown=(cd_key, plan.asin_cooldown_seconds),
-        slot=(slot_key, plan.concurrent_jobs, rt.settings.slot_ttl_seconds),
-        job_id=job_id,
-    )
+    slot_key = g.slot_key(principal.org_id) if "reviews" in plan.concurrency_kinds else None
+
+    def admit() -> Admission:
+        return g.admit(
+            [submit_window(principal)],
+            cooldown=(cd_key, plan.asin_cooldown_seconds),
+            slot=(slot_key, plan.concurrent_jobs, rt.settings.slot_ttl_seconds)
+            if slot_key
+            else None,
+            job_id=job_id,
+        )
+
+    adm = admit()
+    if not adm.ok and adm.reason == "cooldown" and _orphaned(rt, cd_key, adm):
+        adm = admit()  # the cooldown outlived its job: it is gone now
     if not adm.ok:
         raise refuse(adm)
     body = {
@@ -139,8 +164,8 @@ def submit(
                 request_id=request_id,
             )
             idempotency.record(conn, idem, 202, body)
-    except BaseException:
-        g.release(job_id, cooldown_key=cd_key, slot_key=slot_key)
+    except BaseException:  # nothing was accepted: give back all the admission took
+        g.release(job_id, cooldown_key=cd_key, slot_key=slot_key, uncount=adm)
         raise
     jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "reviews", request_id)])
     return body, adm

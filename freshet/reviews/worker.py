@@ -4,6 +4,7 @@ review upserted once, the product's summary kept beside them."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, func, text
@@ -41,10 +42,14 @@ class ReviewHandler:
         cd_key = None
         if status != "completed":  # a failed or cancelled job gives the cooldown back
             cd_key = g.cooldown_key(job["org_id"], job["asin"], job["marketplace"])
-        g.release(job["id"], cooldown_key=cd_key, slot_key=g.slot_key(job["org_id"]))
+        try:
+            g.release(job["id"], cooldown_key=cd_key, slot_key=g.slot_key(job["org_id"]))
+        except Exception:  # Redis away: the sweeper retries (clear_orphan_cooldowns, sync_slots)
+            log.warning("release failed; the sweeper will", extra={"job_id": job["id"]})
 
 
 HANDLER = ReviewHandler()
+log = logging.getLogger("freshet.reviews")
 
 
 # Every review of a refresh in one statement whose text never changes (a multi-row VALUES

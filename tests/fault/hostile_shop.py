@@ -126,6 +126,22 @@ def _ok(h: _Handler, sock: socket.socket, q: dict[str, str]) -> None:
     _html(h, sock, product_page())
 
 
+def _price(h: _Handler, sock: socket.socket, q: dict[str, str]) -> None:
+    # A name with a NUL character, which no Postgres text or jsonb value can hold, and the
+    # price ?price= says (sources refuse one past Numeric(14, 2) as unparseable).
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": q.get("name", "Priceless\u0000Widget"),
+        "offers": {
+            "@type": "Offer",
+            "price": q.get("price", "19.99"),
+            "priceCurrency": "EUR",
+        },
+    }
+    _html(h, sock, product_page(jsonld=json.dumps(data)))
+
+
 def _slow_headers(h: _Handler, sock: socket.socket, q: dict[str, str]) -> None:
     every = float(q.get("every", "1"))
     sock.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
@@ -226,6 +242,7 @@ ROUTES: dict[str, Route] = {
     "big": _big,
     "gzip-bomb": _gzip_bomb,
     "redirect": _redirect,
+    "price": _price,
 }
 
 

@@ -1,5 +1,6 @@
-"""Postgres or Redis down under a stream of submissions: 503 with Retry-After in the shared
-envelope, nothing half-written, and service resumes by itself when the backend is back."""
+"""Postgres or Redis down under a stream of submissions: the Descripio endpoints' outage
+answer (its `500 service_error`, with Retry-After) in the shared envelope, nothing
+half-written, and service resumes by itself when the backend is back."""
 
 from __future__ import annotations
 
@@ -49,10 +50,13 @@ def own_postgres(_cluster: pg.PgCluster) -> Iterator[pg.PgCluster]:
         _cluster.start()
 
 
+OUTAGE = 500  # Descripio's error table: a backing-service outage is its 500 service_error
+
+
 def assert_unavailable(resp) -> None:
-    assert resp.status_code == 503, (resp.status_code, resp.get_data(as_text=True))
+    assert resp.status_code == OUTAGE, (resp.status_code, resp.get_data(as_text=True))
     body = resp.get_json()
-    assert body["code"] == "service_unavailable" and body["error"] and body["message"]
+    assert body["code"] == "service_error" and body["error"] and body["message"]
     assert int(resp.headers["Retry-After"]) >= 1
 
 
@@ -109,7 +113,7 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
                 statuses[r.status_code] += 1
                 if r.status_code == 202:
                     accepted.append(r.get_json()["jobId"])
-                elif r.status_code == 503:
+                elif r.status_code == OUTAGE:
                     assert_unavailable(r)
                 else:
                     unexpected.append((r.status_code, r.get_data(as_text=True)[:300]))
@@ -126,7 +130,7 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
         assert_unavailable(client.post(URL, json={"asin": "B0PGDOWN01"}, headers=t.headers))
         assert_unavailable(client.get("/api/v1/jobs/1", headers=t.headers))
         assert client.get("/readyz").status_code == 503
-        wait_until(lambda: statuses[503] >= 20, 20, "503s while Postgres is down")
+        wait_until(lambda: statuses[OUTAGE] >= 20, 20, "outage answers while Postgres is down")
         before_restart = len(accepted)
         own_postgres.start()
         wait_until(
@@ -159,7 +163,7 @@ def test_postgres_stopped_during_submissions(own_postgres, settings):
 
 
 def test_postgres_outage_retried_with_the_same_idempotency_key(own_postgres, settings):
-    """A client that retries its 503 with its Idempotency-Key gets its job, once."""
+    """A client that retries its outage answer with its Idempotency-Key gets its job, once."""
     from api.app import create_app
 
     url = own_postgres.create_database("idempotent")
@@ -183,7 +187,7 @@ def test_postgres_outage_retried_with_the_same_idempotency_key(own_postgres, set
     engine.dispose()
 
 
-def test_redis_down_is_503_and_writes_nothing(client, engine, rt, redis_server):
+def test_redis_down_is_an_outage_answer_and_writes_nothing(client, engine, rt, redis_server):
     t = make_tenant(engine)
     redis_server.stop()
     try:
