@@ -10,7 +10,18 @@ from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import batch, docs_routes, health, jobs, metrics, products, reviews, usage, workflows
+from api import (
+    batch,
+    docs_routes,
+    health,
+    jobs,
+    metrics,
+    products,
+    reviews,
+    usage,
+    webhooks,
+    workflows,
+)
 from api.auth import _PrincipalCache, add_rate_headers
 from api.errors import register_error_handlers
 from freshet import logs
@@ -61,6 +72,7 @@ def create_app(
     metrics.init_app(app)
     for module in (health, reviews, jobs, usage, products, batch, workflows, docs_routes, metrics):
         app.register_blueprint(module.bp)
+    app.register_blueprint(webhooks.bp)
     return app
 
 

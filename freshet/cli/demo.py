@@ -21,8 +21,10 @@ def simulator_catalogs(simulator_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def seed_demo(conn: Connection, simulator_url: str) -> dict[str, Any]:
-    accounts.create_org(conn, DEMO_ORG, "free", exist_ok=True)
+def seed_demo(
+    conn: Connection, simulator_url: str, secrets_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    accounts.create_org(conn, DEMO_ORG, "free", exist_ok=True, secrets_keys=secrets_keys)
     cats = simulator_catalogs(simulator_url)
     for c in cats:
         accounts.create_catalog(conn, c["slug"], c["source"], c["domains"], exist_ok=True)
