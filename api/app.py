@@ -13,9 +13,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import (
     batch,
     docs_routes,
+    events,
     health,
     jobs,
     metrics,
+    monitors,
     products,
     reviews,
     usage,
@@ -73,6 +75,8 @@ def create_app(
     for module in (health, reviews, jobs, usage, products, batch, workflows, docs_routes, metrics):
         app.register_blueprint(module.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(monitors.bp)
+    app.register_blueprint(events.bp)
     return app
 
 

@@ -68,6 +68,9 @@ class Settings:
     # one opens (so keys can be rotated). Empty: secrets are stored plainly (see README).
     secrets_keys: tuple[str, ...] = ()
     webhook_max_attempts: int = 8
+    # Monitors: how long events and observations are kept
+    monitor_retention_days: int = 30
+    monitor_schedule_interval_seconds: float = 10.0
     # Simulator / demo
     simulator_url: str = "http://127.0.0.1:8900"
     api_url: str = "http://127.0.0.1:8000"
@@ -188,6 +191,8 @@ DESCRIPTIONS = {
     "batch_target_tokens": "tokens each accepted batch target reserves (charged on success)",
     "secrets_keys": "Fernet keys (comma separated; the first seals) for webhook secrets at rest",
     "webhook_max_attempts": "delivery attempts of one webhook",
+    "monitor_retention_days": "monitor events and observations are dropped after this (days)",
+    "monitor_schedule_interval_seconds": "how often beat claims due monitors",
     "simulator_url": "the simulator, for `freshet demo`",
     "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
     "metrics_enabled": "serve /metrics",

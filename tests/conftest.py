@@ -14,6 +14,7 @@ from store.db import make_engine, upgrade
 from tests.services import RedisServer, create_database, drop_database
 
 TRUNCATE = (
+    "monitor_deliveries, monitor_events, monitor_observations, monitor_targets, monitors, "
     "idempotency_keys, ledger, usage_periods, price_observations, reviews, "
     "review_products, jobs, workflows, products, grants, catalogs, api_keys, "
     "organizations"
@@ -99,6 +100,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     import requests
 
     requests.put(sim.url + "/_sim/faults", json={}, timeout=5)
+    requests.put(sim.url + "/_sim/overrides", json={}, timeout=5)
     requests.delete(sim.url + "/_sim/stats", timeout=5)
 
 
