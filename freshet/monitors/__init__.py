@@ -3,11 +3,12 @@ jobs), what changed turned into durable events, pulled with a cursor or pushed a
 webhooks, and the sweeper's passes for deliveries and retention."""
 
 from freshet.monitors.detection import DELIVER_TASK, HANDLER, changes
-from freshet.monitors.events import deliver, list_events, sweep_monitors
+from freshet.monitors.events import DueCollector, deliver, list_events, sweep_monitors
 from freshet.monitors.schedule import KIND, OUT_OF_TOKENS, pause, run_now, schedule_due
 from freshet.monitors.service import (
     create,
     delete,
+    ensure_demo,
     list_monitors,
     not_found,
     parse_id,
@@ -21,10 +22,12 @@ __all__ = [
     "HANDLER",
     "KIND",
     "OUT_OF_TOKENS",
+    "DueCollector",
     "changes",
     "create",
     "delete",
     "deliver",
+    "ensure_demo",
     "list_events",
     "list_monitors",
     "not_found",

@@ -199,3 +199,38 @@ def drop_expired(rt: Runtime) -> int:
 
 def sweep_monitors(rt: Runtime) -> int:
     return resend_deliveries(rt) + drop_expired(rt)
+
+
+class DueCollector:
+    """Prometheus gauges read from Postgres at scrape time (through the due index): monitors
+    due now, those late by more than a minute, and how late the oldest one is."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            with self.rt.engine.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT count(*) AS due, count(*) FILTER (WHERE next_run_at < now() - "
+                        "interval '60 seconds') AS late, COALESCE(extract(epoch FROM now() - "
+                        "min(next_run_at)), 0) AS oldest FROM monitors "
+                        "WHERE NOT paused AND next_run_at <= now()"
+                    )
+                ).one()
+        except Exception:  # Postgres away: the scrape still answers, without these
+            log.warning("monitor gauges unavailable", exc_info=True)
+            return
+        for name, doc, value in (
+            ("freshet_monitors_due", "Monitors due now and not yet claimed", row.due),
+            ("freshet_monitors_late", "Monitors due for more than a minute", row.late),
+            (
+                "freshet_monitors_oldest_due_seconds",
+                "How long the longest-waiting due monitor has waited",
+                float(row.oldest),
+            ),
+        ):
+            yield GaugeMetricFamily(name, doc, value=float(value))

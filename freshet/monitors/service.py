@@ -290,5 +290,37 @@ def spend(conn: Connection, org_id: int, cost: int) -> dict[str, Any]:
     }
 
 
+def ensure_demo(
+    conn: Connection, org_id: int, catalog: dict[str, Any], url: str, name: str
+) -> uuid.UUID:
+    """The demo's monitor (one target, already resolved), created once by name; due at once."""
+    found = conn.execute(
+        text("SELECT id FROM monitors WHERE org_id = :o AND name = :n"), {"o": org_id, "n": name}
+    ).scalar()
+    if found is not None:
+        return uuid.UUID(str(found))
+    monitor_id = uuid.uuid4()
+    conn.execute(
+        text(
+            "INSERT INTO monitors (id, org_id, name, interval_seconds, events, target_count, "
+            "next_run_at) VALUES (:id, :o, :n, 300, :ev, 1, now())"
+        ),
+        {"id": monitor_id, "o": org_id, "n": name, "ev": list(DEFAULT_EVENTS)},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO monitor_targets (monitor_id, position, catalog_id, url, params) "
+            "VALUES (:m, 0, :c, :u, CAST(:p AS jsonb))"
+        ),
+        {
+            "m": monitor_id,
+            "c": catalog["id"],
+            "u": url,
+            "p": json.dumps(batch.catalog_params(catalog)),
+        },
+    )
+    return monitor_id
+
+
 def bad_request(message: str) -> BadRequest:
     return BadRequest(message, title="Invalid request", code="bad_request")
