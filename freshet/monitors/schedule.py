@@ -4,7 +4,7 @@ same for one monitor.
 
 The pass, in one transaction whose work grows with what is due, not with what exists:
 1. claim due monitors through the partial index on `next_run_at` (`FOR UPDATE SKIP LOCKED`,
-   so several beats never take the same one) and move each one's next run to now + its
+   so several beats never take the same one) and move each one (by row address) to now + its
    interval ± jitter — from now, not from when it was due, so after downtime a monitor runs
    once to catch up, never once per missed interval;
 2. take each organization's tokens for all its due targets in one conditional UPDATE; an
@@ -37,17 +37,22 @@ OUT_OF_TOKENS = (
     'resume it with PATCH {"paused": false} once tokens are available'
 )
 
+# The due rows are found and locked through the due index, then moved by their row address
+# (a TID scan per row; the address cannot change while this transaction holds the lock).
 _CLAIM = text("""
 WITH due AS (
-  SELECT id, next_run_at AS was FROM monitors
+  SELECT ctid AS tid, next_run_at AS was FROM monitors
   WHERE NOT paused AND next_run_at <= now()
   ORDER BY next_run_at LIMIT :n FOR UPDATE SKIP LOCKED)
 UPDATE monitors m
 SET next_run_at = now() + make_interval(secs => m.interval_seconds * (1 + (random() - 0.5) * :j)),
     last_run_at = now(), updated_at = now()
-FROM due WHERE m.id = due.id
+FROM due WHERE m.ctid = due.tid
 RETURNING m.id, m.org_id, m.target_count, extract(epoch FROM now() - due.was) AS late
 """)
+# When 1% of a large table is due, the planner's costs favour hashing the whole table
+# against the due rows; a nested loop touches only the due rows (and their targets).
+_NESTED_LOOPS = text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
 
 _PLANS = text(
     "SELECT o.id, p.monthly_tokens FROM organizations o JOIN plans p ON p.name = o.plan "
@@ -57,34 +62,37 @@ _PLANS = text(
 _INSERT = text("""
 WITH t AS (
   SELECT mt.id AS target_id, mt.monitor_id, mt.catalog_id, mt.url, mt.product_id, mt.params,
-         m.org_id, nextval('jobs_id_seq') AS job_id
-  FROM monitor_targets mt JOIN monitors m ON m.id = mt.monitor_id
-  WHERE mt.monitor_id = ANY(:ids)),
+         d.org_id, nextval('jobs_id_seq') AS job_id
+  FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS bigint[])) AS d(monitor_id, org_id)
+  JOIN monitor_targets mt ON mt.monitor_id = d.monitor_id),
 j AS (
   INSERT INTO jobs (id, org_id, kind, queue, max_attempts, request_id, catalog_id, product_id,
                     url, params, tokens_reserved, dispatched_at)
   SELECT job_id, org_id, :kind, :queue, :max_attempts, :rid, catalog_id, product_id, url,
          params || jsonb_build_object('monitor_id', monitor_id, 'target_id', target_id),
          :tokens, now()
-  FROM t RETURNING id, org_id, url, params),
+  FROM t RETURNING id, org_id, url, params -> 'politeness_per_second' AS rate),
 l AS (
   INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
   SELECT org_id, :period, id, :rid, 'tokens', 'reserve', :tokens FROM j WHERE :tokens > 0)
-SELECT id, url, params FROM j
+-- only what pacing needs travels back (not each job's whole params document)
+SELECT id, url, jsonb_build_object('politeness_per_second', rate) AS params FROM j
 """)
 
 
 def enqueue(
-    conn: Connection, rt: Runtime, monitor_ids: Sequence[Any], request_id: str
+    conn: Connection, rt: Runtime, monitors: Sequence[tuple[Any, int]], request_id: str
 ) -> list[Any]:
-    """Insert one queued job per target of the monitors, each with its reserve row."""
-    if not monitor_ids:
+    """Insert one queued job per target of the (monitor id, org id) pairs, each with its
+    reserve row, in one statement."""
+    if not monitors:
         return []
     return list(
         conn.execute(
             _INSERT,
             {
-                "ids": list(monitor_ids),
+                "ids": [m for m, _ in monitors],
+                "orgs": [o for _, o in monitors],
                 "kind": KIND,
                 "queue": rt.kinds[KIND].queue,
                 "max_attempts": rt.settings.max_attempts,
@@ -146,6 +154,7 @@ def schedule_due(rt: Runtime, push: Push | None = None, limit: int = DUE_BATCH) 
     t0 = time.perf_counter()
     cost = rt.settings.batch_target_tokens
     with rt.engine.begin() as conn:
+        conn.execute(_NESTED_LOOPS)
         due = conn.execute(_CLAIM, {"n": limit, "j": JITTER}).all()
         paused: list[Any] = []
         if due:
@@ -162,7 +171,8 @@ def schedule_due(rt: Runtime, push: Push | None = None, limit: int = DUE_BATCH) 
                     paused.extend(m.id for m in ms)
             if paused:
                 pause(conn, paused, OUT_OF_TOKENS)
-        run = [m.id for m in due if m.id not in set(paused)]
+        stopped = set(paused)
+        run = [(m.id, int(m.org_id)) for m in due if m.id not in stopped]
         rows = enqueue(conn, rt, run, request_id)
     db_seconds = time.perf_counter() - t0
     if rows:
@@ -203,7 +213,7 @@ def run_now(
             conn, org_id, int(m.target_count), limit, rt.settings.batch_target_tokens
         ):
             return []
-        rows = enqueue(conn, rt, [m.id], request_id)
+        rows = enqueue(conn, rt, [(m.id, org_id)], request_id)
         conn.execute(
             text(
                 "UPDATE monitors SET last_run_at = now(), updated_at = now(), "
