@@ -14,15 +14,19 @@ from api import (
     batch,
     console,  # the browser console (api/console/)
     docs_routes,
+    events,
     health,
     jobs,
     metrics,
+    monitors,
     products,
     reviews,
     usage,
+    webhooks,
     workflows,
 )
 from api.auth import _PrincipalCache, add_rate_headers
+from api.console import monitor_reads
 from api.errors import register_error_handlers
 from freshet import logs
 from freshet.runtime import Publisher
@@ -45,6 +49,7 @@ def create_app(
     cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's default provider
     app.extensions["freshet"] = rt
     app.extensions["freshet.auth_cache"] = _PrincipalCache()
+    app.extensions[monitor_reads.EXTENSION] = monitor_reads.DomainMonitors()
 
     @app.before_request
     def _start() -> None:
@@ -73,6 +78,9 @@ def create_app(
     for module in (health, reviews, jobs, usage, products, batch, workflows, docs_routes, metrics):
         app.register_blueprint(module.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(monitors.bp)
+    app.register_blueprint(events.bp)
     return app
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.docs import doc
-from freshet import metrics
+from freshet import metrics, monitors
 from freshet.errors import NotFoundError
 from workers.metrics import QueueDepthCollector, broker_key_prefix
 from workers.queues import QUEUES
@@ -93,7 +93,8 @@ def _refusal_reason(resp: Response) -> str:
     tag="operations",
     auth=False,
     description="Requests by route and status with latency histograms, task outcomes and "
-    "durations, upstream fetches by source, queue depths, guard refusals.",
+    "durations, upstream fetches by source, queue depths, guard refusals, monitors due and "
+    "late, monitor events emitted and deliveries by result.",
     responses={
         200: {
             "description": "Prometheus text exposition format",
@@ -106,7 +107,8 @@ def scrape() -> Response:
     if not rt.settings.metrics_enabled:
         raise NotFoundError("Metrics are turned off (FRESHET_METRICS_ENABLED=false).")
     collector = current_app.extensions.get("freshet.queue_depth")
-    registry = metrics.scrape_registry(*([collector] if collector is not None else []))
+    extra = [collector] if collector is not None else []
+    registry = metrics.scrape_registry(*extra, monitors.DueCollector(rt))
     return Response(
         generate_latest(registry), mimetype=None, headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

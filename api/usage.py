@@ -4,7 +4,7 @@ from flask import Blueprint, Response, g, jsonify
 
 from api.auth import requires_key, runtime
 from api.docs import doc
-from freshet import accounts
+from freshet import accounts, monitors
 from schemas.common import ErrorSchema
 from schemas.jobs import UsageSchema
 
@@ -19,4 +19,8 @@ bp = Blueprint("usage", __name__)
 )
 @requires_key(reads=True)
 def show() -> Response:
-    return jsonify(accounts.report(runtime(), g.principal))
+    rt = runtime()
+    body = accounts.report(rt, g.principal)
+    with rt.engine.connect() as conn:
+        body["monitors"] = monitors.spend(conn, g.principal.org_id, rt.settings.batch_target_tokens)
+    return jsonify(body)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.report import Row, mib, ms, per_s, verdict, x
+from bench.report import ms as ms_
 from bench.stack import ROOT, WORKER_QUEUES, BenchError, Proc, Stack
 from bench.stats import PeakRss
 
@@ -50,7 +51,7 @@ QUICK = Counts(
     sync_refreshes=40,
     lookup_seconds=3,
 )
-MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 
 
 def log(msg: str) -> None:
@@ -119,6 +120,31 @@ class Bench:
     def api_rss(self) -> int:
         proc = self.stack.procs.get("api")
         return proc.rss_bytes() if proc else 0
+
+    # 8 -------------------------------------------------------------------------------------
+    def monitor_schedule(self) -> None:
+        from bench import monitor_schedule as ms
+        from bench.tenancy import unlimited_tenant
+        from tests.factories import make_catalog
+
+        catalog_id = make_catalog(self.engine, "bench-monitored", "shopify", ["bench.invalid"])
+        tenant, _ = unlimited_tenant(self.engine, catalogs=["bench-monitored"])
+        repeats = 3 if self.counts is QUICK else 7
+        d = ms.measure(
+            self.rt, tenant.org_id, catalog_id, "http://bench.invalid/products/p", repeats
+        )
+        self.data["monitor_schedule"] = d
+        self.rows.append(
+            Row(
+                "10",
+                f"monitor scheduling pass: {d['due']:,} due of {d['products']:,} (DB time)",
+                f"{ms_(d['pass_median_ms'])} (max {ms_(d['pass_max_ms'])})",
+                f"{ms_(d['floor_median_ms'])} INSERT…SELECT of {d['due']:,} rows",
+                x(d["pass_median_ms"] / max(d["floor_median_ms"], 1e-3)),
+                f"≤ {ms_(ms.TARGET_MS)}",
+                verdict(d["pass_median_ms"] <= ms.TARGET_MS),
+            )
+        )
 
     # 6 -------------------------------------------------------------------------------------
     def guards(self) -> None:
@@ -554,6 +580,7 @@ class Bench:
     def run(self) -> None:
         with self.rss:
             self.phase("6", "guards vs raw Redis round trips", self.guards)
+            self.phase("10", "monitor scheduling pass, 1k due of 100k", self.monitor_schedule)
             if self.only & {"1", "4", "5", "7", "8", "9"}:
                 log("starting the API under gunicorn (gthread 2×8)")
                 self.api_url = self.stack.start_gunicorn("api", "api.app:wsgi()")

@@ -213,3 +213,34 @@ def _lookup_catalog_source(rt: Any, catalog_id: int) -> str | None:
             select(catalogs.c.source).where(catalogs.c.id == catalog_id)
         ).scalar()
         return source
+
+
+# Monitors -------------------------------------------------------------------------------
+monitor_runs = Counter(
+    "freshet_monitor_runs",
+    "Monitor runs started by beat's scheduling pass (each sends its targets)",
+)
+monitor_lateness = Histogram(
+    "freshet_monitor_run_lateness_seconds",
+    "How long after its due time a monitor's run was started",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 86_400),
+)
+monitor_events = Counter("freshet_monitor_events", "Monitor events emitted, by type", ["type"])
+monitor_deliveries = Counter(
+    "freshet_monitor_deliveries",
+    "Monitor event webhook deliveries ended, by result (delivered, retry, failed)",
+    ["result"],
+)
+
+
+def monitor_scheduled(late_seconds: float) -> None:
+    monitor_runs.inc()
+    monitor_lateness.observe(late_seconds)
+
+
+def monitor_event(kind: str) -> None:
+    monitor_events.labels(kind).inc()
+
+
+def monitor_delivery(result: str) -> None:
+    monitor_deliveries.labels(result).inc()

@@ -5,6 +5,8 @@ Only the composition roots (api/app.py, workers/celery_app.py, the CLI) call `lo
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -66,8 +68,13 @@ class Settings:
     # Batch refresh: tokens each accepted target reserves (charged when it completes).
     batch_target_tokens: int = 1
     # Webhooks
-    webhook_secret: str = ""
+    # Fernet keys that seal the organizations' webhook secrets at rest; the first seals, every
+    # one opens (so keys can be rotated). Empty: secrets are stored plainly (see README).
+    secrets_keys: tuple[str, ...] = ()
     webhook_max_attempts: int = 8
+    # Monitors: how long events and observations are kept
+    monitor_retention_days: int = 30
+    monitor_schedule_interval_seconds: float = 10.0
     # Simulator / demo
     simulator_url: str = "http://127.0.0.1:8900"
     api_url: str = "http://127.0.0.1:8000"
@@ -156,6 +163,17 @@ def _validate(s: Settings) -> None:
         raise SettingsError("DATABASE_URL must be a postgresql:// URL")
     if not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("REDIS_URL must be a redis:// URL")
+    for key in s.secrets_keys:
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (ValueError, binascii.Error):
+            ok = False
+        if not ok:
+            raise SettingsError(
+                "FRESHET_SECRETS_KEYS must be Fernet keys (32 url-safe base64 bytes each); "
+                "make one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
+            )
 
 
 DESCRIPTIONS = {
@@ -197,8 +215,10 @@ DESCRIPTIONS = {
     "hot_read_window_seconds": "a product stays hot only while it was read within this (seconds)",
     "hot_refresh_batch": "hot products refreshed per beat pass at most",
     "batch_target_tokens": "tokens each accepted batch target reserves (charged on success)",
-    "webhook_secret": "HMAC-SHA256 secret that signs workflow webhooks",
+    "secrets_keys": "Fernet keys (comma separated; the first seals) for webhook secrets at rest",
     "webhook_max_attempts": "delivery attempts of one webhook",
+    "monitor_retention_days": "monitor events and observations are dropped after this (days)",
+    "monitor_schedule_interval_seconds": "how often beat claims due monitors",
     "simulator_url": "the simulator, for `freshet demo`",
     "api_url": "the API's public URL, for the curl lines `freshet demo` prints",
     "metrics_enabled": "serve /metrics",

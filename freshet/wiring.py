@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from freshet import batch, products, retention, reviews
+from freshet import batch, monitors, products, retention, reviews
 from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
 from freshet.settings import Settings
 from store.db import make_engine, make_statement_engine
@@ -29,6 +29,15 @@ def job_kinds() -> JobKinds:
                 "freshet.batch.refresh_target",
                 "batch",
                 sweeper_passes=(batch.sweep_workflows,),
+            ),
+            # A monitored target is a batch target (same queue, politeness, tokens) whose
+            # completion also records the observation and the events it makes.
+            JobKind(
+                monitors.KIND,
+                monitors.HANDLER,
+                "freshet.monitors.refresh_target",
+                "batch",
+                sweeper_passes=(monitors.sweep_monitors,),
             ),
         ],
         # issue #17: the data lifecycle (idempotency keys, old jobs and workflows, thinning).

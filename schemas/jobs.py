@@ -38,6 +38,9 @@ class UsageSchema(Schema):
     period = fields.Dict()
     tokens = fields.Dict()
     reviewJobs = fields.Dict()
+    monitors = fields.Dict(
+        metadata={"description": "what the monitors will spend until the month's end"}
+    )
     jobsInFlight = fields.Integer()
     jobsInFlightByKind = fields.Dict(keys=fields.String(), values=fields.Integer())
     limits = fields.Dict()

@@ -9,6 +9,11 @@
   `{"prices": {path: price, ...}}` to pin several; `{}` or `DELETE /_sim/prices` unpins all.
   Paths are the product page paths: `/walmart/ip/<id>`, `/shops/<shop>/products/<handle>`
   (its `.json`/`.js` follow), `/sites/<site>/p/<handle>`.
+- `GET /_sim/overrides`; `PUT /_sim/overrides` with `{"<product page path>": {"price": 12.5,
+  "in_stock": false, "rating": 4.1}}` changes those products on purpose, in every format
+  served for them (`/shops/demo/products/linen-shirt` covers its `.json` and `.js`;
+  `/walmart/ip/<id>` its slugged URL too). Merged with earlier overrides (a field set to
+  null drops it); `{}` (or `DELETE /_sim/overrides`) clears them all.
 - `GET /_sim/health`.
 """
 
@@ -19,7 +24,7 @@ from typing import Any, cast
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from simulator.state import Faults, SimState, parse_faults
+from simulator.state import Faults, SimState, parse_faults, parse_overrides
 
 bp = Blueprint("sim_admin", __name__, url_prefix="/_sim")
 
@@ -108,3 +113,29 @@ def put_prices() -> ResponseReturnValue:
 def reset_prices() -> ResponseReturnValue:
     _state().reset_prices()
     return jsonify(prices={})
+
+
+@bp.get("/overrides")
+def get_overrides() -> ResponseReturnValue:
+    return jsonify(overrides=_state().overrides())
+
+
+@bp.put("/overrides")
+def put_overrides() -> ResponseReturnValue:
+    body = _body()
+    state = _state()
+    if body == {}:
+        state.clear_overrides()
+        return jsonify(overrides={})
+    try:
+        changes = parse_overrides(body)
+    except ValueError as exc:
+        return _bad(str(exc))
+    state.merge_overrides(changes)
+    return jsonify(overrides=state.overrides())
+
+
+@bp.delete("/overrides")
+def reset_overrides() -> ResponseReturnValue:
+    _state().clear_overrides()
+    return jsonify(overrides={})

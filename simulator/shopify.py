@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app
 
-from simulator.data import drifted_price, gtin_check_digit, make_item, rng
+from simulator.data import drifted_price, gtin_check_digit, make_item, rng, with_changes
 
 bp = Blueprint("shopify", __name__)
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -30,10 +30,16 @@ _PAGE = """<!doctype html><html class="no-js" lang="en"><head><meta charset="utf
 
 
 def product_data(
-    seed: int, shop: str, handle: str, drift: float, pinned: float | None
+    seed: int,
+    shop: str,
+    handle: str,
+    drift: float,
+    pinned: float | None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The shop's product as plain data; the three renderings below share it."""
-    item = make_item(seed, f"shopify:{shop}", handle)
+    changes = changes or {}
+    item = with_changes(make_item(seed, f"shopify:{shop}", handle), changes)
     r = rng(seed, "shopify-variants", shop, handle)
     price = pinned if pinned is not None else drifted_price(item, drift)
     sizes = r.choice((["Default Title"], ["S", "M", "L"], ["Black", "White"]))
@@ -53,7 +59,9 @@ def product_data(
                 if r.random() < 0.7
                 else "",
                 "grams": int(item.weight_lbs * 453.592),
-                "available": i == 0 or r.random() < 0.7,
+                "available": changes["in_stock"]
+                if "in_stock" in changes
+                else (i == 0 or r.random() < 0.7),
                 "inventory_quantity": r.randint(1, 50) if i == 0 else r.randint(0, 5),
             }
         )
@@ -219,7 +227,14 @@ def product(shop: str, handle: str) -> tuple[str, int, dict[str, str]]:
         abort(404)  # stores that turned the .json endpoint off; clients fall back to .js
     state = current_app.extensions["simulator"]
     path = f"/shops/{shop}/products/{handle}"
-    p = product_data(state.seed, shop, handle, state.drift_seconds, state.pinned_price(path))
+    p = product_data(
+        state.seed,
+        shop,
+        handle,
+        state.drift_seconds,
+        state.pinned_price(path),
+        state.item_changes(path),
+    )
     if kind == ".json":
         return render_json(p), 200, {"Content-Type": "application/json; charset=utf-8"}
     if kind == ".js":

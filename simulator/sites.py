@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, request
 
-from simulator.data import drifted_price, format_price, make_item, rng
+from simulator.data import drifted_price, format_price, make_item, rng, with_changes
 from simulator.site_variants import HEADS
 from simulator.site_variants import availability as _avail
 from simulator.site_variants import ld as _ld
@@ -48,10 +48,15 @@ def style_for(handle: str) -> str:
 
 
 def product_facts(
-    seed: int, site: str, handle: str, drift: float, pinned: float | None
+    seed: int,
+    site: str,
+    handle: str,
+    drift: float,
+    pinned: float | None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the page says about the product, whatever its markup style."""
-    item = make_item(seed, f"site:{site}", handle)
+    item = with_changes(make_item(seed, f"site:{site}", handle), changes)
     style = style_for(handle)
     currency = rng(seed, "site-currency", site).choice(("USD", "EUR", "GBP"))
     # The "entities" style stands for premium shops, so prices cross 1,000 and need separators.
@@ -302,7 +307,14 @@ def product_page(site: str, handle: str) -> tuple[str, int, dict[str, str]]:
         abort(404)
     state = current_app.extensions["simulator"]
     path = f"/sites/{site}/p/{handle}"
-    facts = product_facts(state.seed, site, handle, state.drift_seconds, state.pinned_price(path))
+    facts = product_facts(
+        state.seed,
+        site,
+        handle,
+        state.drift_seconds,
+        state.pinned_price(path),
+        state.item_changes(path),
+    )
     return (
         render(facts, site, request.host_url.rstrip("/") + path),
         200,

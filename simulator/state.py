@@ -1,4 +1,5 @@
-"""The simulator's run-time state: injected faults, pinned prices and request statistics,
+"""The simulator's run-time state: injected faults, pinned prices, product overrides and
+request statistics,
 all safe to use from the server's many threads."""
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class SimState:
         self.faults = Faults()
         self.stats = Stats()
         self._prices: dict[str, float] = {}
+        self._overrides: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
@@ -130,4 +132,58 @@ class SimState:
             return dict(self._prices)
 
     def pinned_price(self, path: str) -> float | None:
-        return self._prices.get(path)
+        """The price a product shows: an override's first, then a pin."""
+        price = self._overrides.get(path, {}).get("price")
+        return float(price) if price is not None else self._prices.get(path)
+
+    # overrides: a product's price, stock and rating changed on purpose --------------------
+    def merge_overrides(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Merge per product page path; a field set to null drops that field's override."""
+        with self._lock:
+            for path, fields in changes.items():
+                merged = self._overrides.get(path, {}) | fields
+                merged = {k: v for k, v in merged.items() if v is not None}
+                if merged:
+                    self._overrides[path] = merged
+                else:
+                    self._overrides.pop(path, None)
+
+    def clear_overrides(self) -> None:
+        with self._lock:
+            self._overrides.clear()
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {p: dict(f) for p, f in self._overrides.items()}
+
+    def item_changes(self, path: str) -> dict[str, Any]:
+        """What a product's item data must say instead (in_stock, rating) for `path`."""
+        found = self._overrides.get(path, {})
+        return {k: found[k] for k in ("in_stock", "rating") if k in found}
+
+
+OVERRIDE_FIELDS = ("price", "in_stock", "rating")
+
+
+def parse_overrides(body: Any) -> dict[str, dict[str, Any]]:
+    """Validate a `PUT /_sim/overrides` body; ValueError says what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object of product page path -> fields")
+    out: dict[str, dict[str, Any]] = {}
+    for path, fields in body.items():
+        if not (isinstance(path, str) and path.startswith("/")):
+            raise ValueError("each key is a product page path starting with '/'")
+        if not isinstance(fields, dict):
+            raise ValueError(f"{path}: the value is an object of {', '.join(OVERRIDE_FIELDS)}")
+        unknown = set(fields) - set(OVERRIDE_FIELDS)
+        if unknown:
+            raise ValueError(f"{path}: unknown fields {', '.join(sorted(unknown))}")
+        price, stock, rating = fields.get("price"), fields.get("in_stock"), fields.get("rating")
+        if price is not None and not (_is_number(price) and 0 <= price < 1e9):
+            raise ValueError(f"{path}: price must be a number >= 0 (or null)")
+        if stock is not None and not isinstance(stock, bool):
+            raise ValueError(f"{path}: in_stock must be true or false (or null)")
+        if rating is not None and not (_is_number(rating) and 0 <= rating <= 5):
+            raise ValueError(f"{path}: rating must be a number from 0 to 5 (or null)")
+        out[path.rstrip("/") or "/"] = dict(fields)
+    return out

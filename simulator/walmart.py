@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app
 
-from simulator.data import SELLERS, Item, drifted_price, make_item, rng
+from simulator.data import SELLERS, Item, drifted_price, make_item, rng, with_changes
 
 bp = Blueprint("walmart", __name__)
 
@@ -114,8 +114,14 @@ def _reviews(seed: int, item_id: str, item: Item) -> dict[str, Any]:
     }
 
 
-def render_item(seed: int, item_id: str, drift: float, pinned: float | None) -> str:
-    item = make_item(seed, "walmart", item_id)
+def render_item(
+    seed: int,
+    item_id: str,
+    drift: float,
+    pinned: float | None,
+    changes: dict[str, Any] | None = None,
+) -> str:
+    item = with_changes(make_item(seed, "walmart", item_id), changes)
     price = pinned if pinned is not None else drifted_price(item, drift)
     r = rng(seed, "walmart-extra", item_id)
     was = (
@@ -269,7 +275,8 @@ def item_page(item_id: str, slug: str | None = None) -> tuple[str, int, dict[str
     if not item_id.isdigit() or len(item_id) > 20:
         abort(404)
     state = current_app.extensions["simulator"]
+    path = f"/walmart/ip/{item_id}"
     html = render_item(
-        state.seed, item_id, state.drift_seconds, state.pinned_price(f"/walmart/ip/{item_id}")
+        state.seed, item_id, state.drift_seconds, state.pinned_price(path), state.item_changes(path)
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8"}

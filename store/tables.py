@@ -69,6 +69,12 @@ organizations = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("plan", Text, ForeignKey("plans.name"), nullable=False),
     _now(),
+    # 0005: the webhook signing secret, sealed (freshet.accounts.secrets), and the previous
+    # one while it still overlaps after a rotation.
+    Column("webhook_secret", Text),
+    Column("webhook_secret_previous", Text),
+    Column("webhook_secret_previous_until", DateTime(timezone=True)),
+    Column("webhook_secret_rotated_at", DateTime(timezone=True)),
 )
 
 api_keys = Table(

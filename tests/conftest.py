@@ -18,6 +18,7 @@ from tests.services import RabbitVhost, RedisServer, create_database, drop_datab
 TEST_BROKER = os.environ.get("FRESHET_TEST_BROKER", "redis").strip().lower()
 
 TRUNCATE = (
+    "monitor_deliveries, monitor_events, monitor_observations, monitor_targets, monitors, "
     "idempotency_keys, ledger, usage_periods, price_observations, reviews, "
     "review_products, jobs, workflows, products, grants, catalogs, api_keys, "
     "organizations, maintenance_marks"
@@ -130,6 +131,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     import requests
 
     requests.put(sim.url + "/_sim/faults", json={}, timeout=5)
+    requests.put(sim.url + "/_sim/overrides", json={}, timeout=5)
     requests.delete(sim.url + "/_sim/stats", timeout=5)
 
 

@@ -246,3 +246,24 @@ def test_a_bad_setting_is_one_line():
     assert result.stderr.strip() == (
         "Error: bad setting: FRESHET_LOG_JSON='maybe' is not a valid bool"
     )
+
+
+def test_demo_creates_a_monitor_and_says_how_to_provoke_an_event(cli, engine):
+    out = as_json(cli("demo", "--json"))
+    again = as_json(cli("demo", "--json"))
+    assert out["monitor_id"] == again["monitor_id"]  # idempotent
+    assert any("/_sim/overrides" in line for line in out["curl"])
+    assert any(f"/v1/events?monitor={out['monitor_id']}" in line for line in out["curl"])
+    listed = as_json(cli("monitors", "list", "--json"))
+    assert [m["id"] for m in listed] == [out["monitor_id"]]
+
+
+def test_monitors_show_pause_resume(cli, engine):
+    mid = as_json(cli("demo", "--json"))["monitor_id"]
+    shown = as_json(cli("monitors", "show", mid, "--json"))
+    assert shown["id"] == mid and shown["targets"][0]["catalog"] == "demo-shopify"
+    assert as_json(cli("monitors", "pause", mid, "--json"))["paused"] is True
+    assert as_json(cli("monitors", "list", "--paused", "--json"))[0]["id"] == mid
+    assert "resumed" in cli("monitors", "resume", mid).stdout
+    missing = cli("monitors", "show", "00000000-0000-0000-0000-000000000000", ok=False)
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr

@@ -73,7 +73,6 @@ def settings(base_settings, receiver):
     """The receiver listens on loopback: allowed the way the simulator is, by host:port."""
     return base_settings.with_overrides(
         allowed_private_hosts=(*base_settings.allowed_private_hosts, receiver.host),
-        webhook_secret=SECRET,
         webhook_max_attempts=3,
     )
 
@@ -135,6 +134,13 @@ def submit(client, engine, simulator, receiver, n: int = 3):
     return t, resp.get_json()["workflowId"]
 
 
+def org_secret(engine, org_id: int) -> str:
+    from freshet import accounts
+
+    with engine.begin() as conn:
+        return accounts.signing_secrets(conn, org_id, ())[0]
+
+
 def workflow_row(engine, workflow_id: str):
     with engine.connect() as conn:
         return conn.execute(text("SELECT * FROM workflows WHERE id = :w"), {"w": workflow_id}).one()
@@ -146,7 +152,8 @@ def test_a_finished_workflow_posts_one_signed_summary(
 ):
     t, wid = submit(client, engine, simulator, receiver)
     [(headers, body)] = receiver.wait(1)
-    assert webhooks.verify(SECRET, headers["Freshet-Signature"], body)
+    assert webhooks.verify(org_secret(engine, t.org_id), headers["Freshet-Signature"], body)
+    assert headers["Freshet-Event-Id"] == f"wf_{wid}"
     assert headers["Freshet-Event"] == "workflow.finished"
     assert headers["Freshet-Webhook-Id"] == wid
     assert headers["Content-Type"] == "application/json"

@@ -26,7 +26,13 @@ from workers import logs as worker_logs  # issue #5: the job's ids on every task
 from workers import metrics as _metrics  # noqa: F401  (issue #5: connects the task signals)
 from workers.publish import publisher_for
 
-TASK_MODULES = ("tasks.reviews", "tasks.products", "tasks.batch", "tasks.maintenance")
+TASK_MODULES = (
+    "tasks.reviews",
+    "tasks.products",
+    "tasks.batch",
+    "tasks.maintenance",
+    "tasks.monitors",
+)
 
 
 def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
@@ -62,6 +68,14 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
                 "task": "freshet.products.refresh_hot",
                 "schedule": settings.hot_refresh_interval_seconds,
                 "options": {"queue": "default", "expires": settings.hot_refresh_interval_seconds},
+            },
+            "monitors": {
+                "task": "freshet.monitors.schedule",
+                "schedule": settings.monitor_schedule_interval_seconds,
+                "options": {
+                    "queue": "default",
+                    "expires": settings.monitor_schedule_interval_seconds,
+                },
             },
         },
         include=list(TASK_MODULES),

@@ -12,7 +12,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, inspect
 
+from freshet import monitors
+from freshet.errors import NotFoundError
+
 EXTENSION = "freshet.console.monitors"
+RECENT_EVENTS = 50
 
 
 @dataclass
@@ -48,3 +52,34 @@ class NoMonitors:
 
     def get(self, conn: Connection, org_id: int | None, monitor_id: str) -> dict[str, Any] | None:
         return None
+
+
+class DomainMonitors:
+    """The console's monitor pages read through `freshet.monitors`, as the API does."""
+
+    def page(
+        self, conn: Connection, org_id: int | None, *, limit: int, cursor: str | None
+    ) -> MonitorPage:
+        if org_id is None:
+            return MonitorPage(
+                note="Operators: search for a monitor id, or open an organization's view."
+            )
+        found = monitors.list_monitors(conn, org_id, limit=limit, cursor=cursor)
+        return MonitorPage(monitors=found["monitors"], next_cursor=found["nextCursor"])
+
+    def get(self, conn: Connection, org_id: int | None, monitor_id: str) -> dict[str, Any] | None:
+        try:
+            mid = monitors.parse_id(monitor_id)
+        except NotFoundError:
+            return None
+        owner = org_id if org_id is not None else monitors.org_of(conn, mid)
+        if owner is None:
+            return None
+        found = monitors.view(conn, mid, owner)
+        if found is None:
+            return None
+        recent = monitors.list_events(
+            conn, owner, cursor=None, monitor=mid, kind=None, limit=RECENT_EVENTS
+        )
+        # The page lists the monitor's events (records); what it watches is `watches`.
+        return {**found, "watches": found["events"], "events": recent["events"]}

@@ -1,4 +1,4 @@
-"""Accounts: plans, organizations, API keys, catalogs and grants; the month's usage and the
+"""Accounts: plans, organizations, API keys, catalogs and grants; each organization's webhook secret; the month's usage and the
 token ledger; the per-minute windows; the /v1/usage report."""
 
 from freshet.accounts.ledger import (
@@ -16,6 +16,7 @@ from freshet.accounts.ledger import (
 )
 from freshet.accounts.limits import force_window, submit_window
 from freshet.accounts.report import report
+from freshet.accounts.secrets import SecretUnreadable, rotate_webhook_secret, signing_secrets
 from freshet.accounts.tenants import (
     Conflict,
     NotFound,
@@ -26,6 +27,7 @@ from freshet.accounts.tenants import (
     create_catalog,
     create_key,
     create_org,
+    create_org_with_secret,
     display_prefix,
     get_plan,
     grant,
@@ -50,12 +52,14 @@ __all__ = [
     "NotFound",
     "Plan",
     "Principal",
+    "SecretUnreadable",
     "authenticate",
     "catalog_id_by_slug",
     "charge_now",
     "create_catalog",
     "create_key",
     "create_org",
+    "create_org_with_secret",
     "current_period",
     "display_prefix",
     "ensure_period",
@@ -78,8 +82,10 @@ __all__ = [
     "reserve",
     "revoke_grant",
     "revoke_key",
+    "rotate_webhook_secret",
     "set_org_plan",
     "settle",
+    "signing_secrets",
     "submit_window",
     "take",
     "take_bulk",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
+import secrets as stdlib_secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.functions import FunctionElement
 
+from freshet.accounts import secrets
 from store.tables import api_keys, catalogs, grants, organizations, plans
 
 KEY_PREFIXES = ("rk_live_", "rk_test_")
@@ -81,7 +83,7 @@ def hash_key(key: str) -> str:
 
 
 def new_key(live: bool = True) -> str:
-    return ("rk_live_" if live else "rk_test_") + secrets.token_urlsafe(32)
+    return ("rk_live_" if live else "rk_test_") + stdlib_secrets.token_urlsafe(32)
 
 
 def display_prefix(key: str) -> str:
@@ -128,7 +130,26 @@ def upsert_plan(conn: Connection, name: str, **values: Any) -> Plan:
 
 
 # organizations ----------------------------------------------------------------------------
-def create_org(conn: Connection, name: str, plan: str = "free", *, exist_ok: bool = False) -> int:
+def create_org(
+    conn: Connection,
+    name: str,
+    plan: str = "free",
+    *,
+    exist_ok: bool = False,
+    secrets_keys: Sequence[str] = (),
+) -> int:
+    return create_org_with_secret(conn, name, plan, exist_ok=exist_ok, secrets_keys=secrets_keys)[0]
+
+
+def create_org_with_secret(
+    conn: Connection,
+    name: str,
+    plan: str = "free",
+    *,
+    exist_ok: bool = False,
+    secrets_keys: Sequence[str] = (),
+) -> tuple[int, str | None]:
+    """(id, its webhook secret in clear — shown this once; None when it already existed)."""
     get_plan(conn, plan)
     row = conn.execute(
         insert(organizations)
@@ -137,10 +158,11 @@ def create_org(conn: Connection, name: str, plan: str = "free", *, exist_ok: boo
         .returning(organizations.c.id)
     ).first()
     if row is not None:
-        return int(row[0])
+        org_id = int(row[0])
+        return org_id, secrets.set_initial(conn, org_id, secrets_keys)
     if not exist_ok:
         raise Conflict(f"organization {name!r} already exists")
-    return org_id_by_name(conn, name)
+    return org_id_by_name(conn, name), None
 
 
 def org_id_by_name(conn: Connection, name: str) -> int:
@@ -156,7 +178,8 @@ def set_org_plan(conn: Connection, name: str, plan: str) -> None:
 
 
 def list_orgs(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(organizations).order_by(organizations.c.id))
+    cols = [organizations.c.id, organizations.c.name, organizations.c.plan]
+    rows = conn.execute(select(*cols, organizations.c.created_at).order_by(organizations.c.id))
     return [dict(r._mapping) for r in rows]
 
 

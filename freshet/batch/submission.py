@@ -156,13 +156,7 @@ def submit(
         raise _rate_limited(adm)
     if req.callback_url:
         check_callback(rt, req.callback_url)
-    with rt.engine.connect() as conn:
-        granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
-        missing = sorted(batch_targets.named_catalogs(req.targets) - {c["slug"] for c in granted})
-        if missing:
-            raise _not_granted(missing)
-        known = _products(conn, batch_targets.uuids_of(req.targets))
-    res = batch_targets.resolve(req.targets, granted, known, AddressCheck(rt))
+    res = resolve_targets(rt, principal, req.targets)
     body: dict[str, Any] = {
         "requestId": request_id,
         "submitted": len(req.targets),
@@ -195,6 +189,21 @@ def submit(
         },
     )
     return body, 202, adm
+
+
+def resolve_targets(
+    rt: Runtime, principal: Principal, targets: list[dict[str, str]]
+) -> batch_targets.Resolution:
+    """The batch rules for any list of batch-shaped targets (monitors use them too): 403
+    `catalog_not_granted` for a named catalog the caller cannot use, then each target
+    accepted as `{catalog, url}` or rejected with its code."""
+    with rt.engine.connect() as conn:
+        granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
+        missing = sorted(batch_targets.named_catalogs(targets) - {c["slug"] for c in granted})
+        if missing:
+            raise _not_granted(missing)
+        known = _products(conn, batch_targets.uuids_of(targets))
+    return batch_targets.resolve(targets, granted, known, AddressCheck(rt))
 
 
 def _products(conn: Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:

@@ -1,18 +1,23 @@
-"""Workflow webhooks: when a batch's workflow finishes, its summary is POSTed to the
-`callbackUrl` the batch was submitted with.
+"""Signed webhooks: the signature every Freshet webhook carries (workflow finished, monitor
+events), and the workflow webhook: when a batch's workflow finishes, its summary is POSTed to
+the `callbackUrl` the batch was submitted with.
 
-Signature. Every delivery carries
+Signature. Every delivery is signed, always, with its organization's own secret
+(freshet.accounts.secrets):
 
-    Freshet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
+    Freshet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=<hex>]
 
-where the HMAC is keyed with the server's FRESHET_WEBHOOK_SECRET and computed over the
-exact bytes `"{t}.{body}"` (the timestamp, a dot, then the raw request body). To verify:
-split the header on commas, recompute the HMAC over `f"{t}.".encode() + raw_body`, compare
-in constant time with `v1`, and refuse timestamps older than a few minutes (replays). With
-no secret configured, deliveries are sent unsigned (no Freshet-Signature header).
+where each HMAC is computed over the exact bytes `"{t}.{body}"` (the timestamp, a dot, then
+the raw request body). For 24 h after a rotation two `v1` are sent: the new secret's first,
+then the previous one's, so a receiver still holding the old secret keeps verifying. To
+verify: split on commas, recompute the HMAC with your secret over `f"{t}.".encode() +
+raw_body`, accept if any `v1` matches (constant-time compare), refuse timestamps older than a
+few minutes (replays).
 
-Also sent: `Freshet-Event: workflow.finished`, `Freshet-Webhook-Id: <workflowId>` (the same
-on every attempt: receivers dedupe on it) and `Freshet-Delivery-Attempt: <n>`.
+Also sent: `Freshet-Event` (`workflow.finished`, or the monitor event type),
+`Freshet-Event-Id` (the same on every attempt: receivers de-duplicate on it; for a workflow
+`wf_<workflowId>`), `Freshet-Webhook-Id: <workflowId>` (kept for older receivers) and
+`Freshet-Delivery-Attempt: <n>`.
 
 Delivery. Any 2xx is success. Anything else (timeout, connection error, non-2xx) is retried
 with exponential backoff and jitter, up to FRESHET_WEBHOOK_MAX_ATTEMPTS; a URL that resolves
@@ -31,10 +36,12 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
+from freshet import accounts
 from freshet.batch.view import webhook_summary
 from freshet.jobs import backoff
 from freshet.runtime import Runtime
@@ -50,9 +57,18 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, body: bytes, now: float | None = None) -> str:
+def signature_header(secret: str | Sequence[str], body: bytes, now: float | None = None) -> str:
+    """`t=<ts>,v1=<hmac>` with one `v1` per secret, in the order given (current first)."""
     ts = int(time.time() if now is None else now)
-    return f"t={ts},v1={sign(secret, ts, body)}"
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    if not keys:
+        raise ValueError("a webhook is never sent unsigned: no secret given")
+    return f"t={ts}," + ",".join(f"v1={sign(k, ts, body)}" for k in keys)
+
+
+def org_signature(conn: Connection, rt: Runtime, org_id: int, body: bytes) -> str:
+    """The Freshet-Signature header for `body` from the organization's secrets."""
+    return signature_header(accounts.signing_secrets(conn, org_id, rt.settings.secrets_keys), body)
 
 
 def verify(
@@ -65,13 +81,16 @@ def verify(
 ) -> bool:
     """What a receiver does: True when `header` signs `body` with `secret`, recently."""
     try:
-        parts = dict(p.split("=", 1) for p in header.split(","))
-        ts = int(parts["t"])
-    except (KeyError, ValueError):
+        pairs = [p.split("=", 1) for p in header.split(",")]
+        [ts] = [int(v) for k, v in pairs if k == "t"]
+    except ValueError:
         return False
     if abs((time.time() if now is None else now) - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), parts.get("v1", ""))
+    expected = sign(secret, ts, body)
+    # every v1 is compared, so which one matched does not show in the timing
+    matches = [hmac.compare_digest(expected, v) for k, v in pairs if k == "v1"]
+    return any(matches)
 
 
 def _json(value: Any) -> Any:
@@ -94,23 +113,23 @@ def deliver(rt: Runtime, workflow_id: Any) -> float | None:
                 "webhook_next_at = now() + make_interval(secs => :lease) WHERE id = :w AND ("
                 " (webhook_status = 'pending' AND COALESCE(webhook_next_at, now()) <= now())"
                 " OR (webhook_status = 'sending' AND webhook_next_at < now())) "
-                "RETURNING callback_url, webhook_attempts"
+                "RETURNING callback_url, webhook_attempts, org_id"
             ),
             {"w": workflow_id, "lease": s.upstream_timeout * 4},
         ).first()
         if claim is None:
             return None
         summary = webhook_summary(conn, workflow_id)
-    attempt = claim.webhook_attempts
-    body = json.dumps(summary, separators=(",", ":"), default=_json).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Freshet-Event": "workflow.finished",
-        "Freshet-Webhook-Id": str(workflow_id),
-        "Freshet-Delivery-Attempt": str(attempt),
-    }
-    if s.webhook_secret:
-        headers[SIGNATURE_HEADER] = signature_header(s.webhook_secret, body)
+        attempt = claim.webhook_attempts
+        body = json.dumps(summary, separators=(",", ":"), default=_json).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Freshet-Event": "workflow.finished",
+            "Freshet-Event-Id": f"wf_{workflow_id}",
+            "Freshet-Webhook-Id": str(workflow_id),
+            "Freshet-Delivery-Attempt": str(attempt),
+            SIGNATURE_HEADER: org_signature(conn, rt, int(claim.org_id), body),
+        }
     try:
         rt.http.post(claim.callback_url, body=body, headers=headers)
     except BlockedAddressError as exc:

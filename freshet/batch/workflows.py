@@ -170,7 +170,9 @@ def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[Dispatch]], A
     return "launched"
 
 
-def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[Dispatch]:
+def paced(
+    rt: Runtime, targets: Sequence[Any], request_id: str | None, kind: str = "batch_target"
+) -> list[Dispatch]:
     """One message per job, each host's jobs spread at its politeness rate, so most find
     their slot free when they arrive instead of all bouncing off the guard at once."""
     per_host: dict[str, int] = {}
@@ -180,9 +182,7 @@ def paced(rt: Runtime, targets: Sequence[Any], request_id: str | None) -> list[D
         host = host_of(t.url)
         k = per_host[host] = per_host.get(host, -1) + 1
         delay = min(k / rate, MAX_SPREAD_SECONDS) if rate > 0 else 0.0
-        out.append(
-            rt.kinds.dispatch(int(t.id), "batch_target", request_id, round(delay, 3) or None)
-        )
+        out.append(rt.kinds.dispatch(int(t.id), kind, request_id, round(delay, 3) or None))
     return out
 
 

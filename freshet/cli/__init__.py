@@ -7,7 +7,7 @@ stdout; progress and notes go to stderr.
 
 import click
 
-from freshet.cli import accounts, jobs, system
+from freshet.cli import accounts, jobs, monitors, system
 from freshet.cli.base import FreshetGroup
 
 
@@ -24,6 +24,7 @@ for command in (
     accounts.catalog,
     accounts.grant_cmd,
     jobs.jobs,
+    monitors.monitors,
     system.simulator_cmd,
     system.parse_cmd,
     system.demo_cmd,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from freshet import accounts
-from freshet.cli.base import engine, fail, json_option, note, out
+from freshet.cli.base import engine, fail, json_option, note, out, settings
 
 
 @click.group(help="Plans: limits and quotas, editable data.")
@@ -90,12 +90,40 @@ def org() -> None:
 def org_create(name: str, plan_name: str, as_json: bool) -> None:
 
     with engine().begin() as conn:
-        org_id = accounts.create_org(conn, name, plan_name)
+        org_id, secret = accounts.create_org_with_secret(
+            conn, name, plan_name, secrets_keys=settings().secrets_keys
+        )
     out(
-        {"id": org_id, "name": name, "plan": plan_name},
+        {"id": org_id, "name": name, "plan": plan_name, "webhook_secret": secret},
         as_json,
-        f"organization {name} created on plan {plan_name}",
+        f"organization {name} created on plan {plan_name}\nwebhook secret: {secret}",
     )
+    if not as_json:
+        note("(the webhook secret is shown once; it signs this organization's webhooks)")
+
+
+@org.command(
+    "rotate-webhook-secret",
+    help="A new webhook secret for the organization, shown once; the previous one keeps "
+    "signing for 24 hours.",
+)
+@click.argument("name")
+@json_option
+def org_rotate_webhook_secret(name: str, as_json: bool) -> None:
+
+    with engine().begin() as conn:
+        org_id = accounts.org_id_by_name(conn, name)
+        secret, until = accounts.rotate_webhook_secret(conn, org_id, settings().secrets_keys)
+    out(
+        {"org": name, "webhook_secret": secret, "previous_valid_until": until},
+        as_json,
+        secret,
+    )
+    if not as_json:
+        note(
+            "(shown once; the previous secret is still sent until "
+            f"{until.isoformat() if until else 'never: there was none'})"
+        )
 
 
 @org.command("list")

@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
-from freshet import accounts
+from freshet import accounts, monitors
 
 DEMO_ORG = "demo"
+DEMO_PRODUCT = "/shops/demo/products/linen-shirt"
 
 
 def simulator_catalogs(simulator_url: str) -> list[dict[str, Any]]:
@@ -21,14 +22,22 @@ def simulator_catalogs(simulator_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def seed_demo(conn: Connection, simulator_url: str) -> dict[str, Any]:
-    accounts.create_org(conn, DEMO_ORG, "free", exist_ok=True)
+def seed_demo(
+    conn: Connection, simulator_url: str, secrets_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    accounts.create_org(conn, DEMO_ORG, "free", exist_ok=True, secrets_keys=secrets_keys)
     cats = simulator_catalogs(simulator_url)
     for c in cats:
         accounts.create_catalog(conn, c["slug"], c["source"], c["domains"], exist_ok=True)
         accounts.grant(conn, DEMO_ORG, c["slug"])
     key, _ = accounts.create_key(conn, DEMO_ORG, live=True, label="demo")
+    org_id = accounts.org_id_by_name(conn, DEMO_ORG)
+    shopify = next(c for c in accounts.list_catalogs(conn) if c["slug"] == "demo-shopify")
+    monitor_id = monitors.ensure_demo(
+        conn, org_id, shopify, f"{simulator_url.rstrip('/')}{DEMO_PRODUCT}", "demo-linen-shirt"
+    )
     return {
+        "monitor_id": str(monitor_id),
         "org": DEMO_ORG,
         "plan": "free",
         "api_key": key,
@@ -50,4 +59,10 @@ def curl_commands(api_url: str, demo: dict[str, Any]) -> list[str]:
         f'curl -s {auth} {j} -d \'{{"targets": [{{"catalog": "demo-shopify", "url": '
         f'"{sim}/shops/demo/products/linen-shirt"}}]}}\' {api_url}/v1/products/refresh',
         f"curl -s {auth} {api_url}/v1/usage",
+        "# a monitor watches linen-shirt; beat takes its baseline within ~10 s, then",
+        "# provoke an event: drop its price in the simulator, check now, read the events",
+        f'curl -s -X PUT {j} -d \'{{"{DEMO_PRODUCT}": {{"price": 9.5}}}}\' {sim}/_sim/overrides',
+        f"curl -s -X POST {auth} {api_url}/v1/monitors/{demo['monitor_id']}/run",
+        f"curl -s {auth} '{api_url}/v1/events?monitor={demo['monitor_id']}'",
+        f"curl -s {auth} {api_url}/v1/monitors/{demo['monitor_id']}",
     ]

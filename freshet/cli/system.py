@@ -95,7 +95,7 @@ def demo_cmd(simulator_url: str | None, api_url: str | None, as_json: bool) -> N
     if not sim.startswith(("http://", "https://")):
         raise click.BadParameter(f"{sim!r} is not an http(s) URL", param_hint="--simulator-url")
     with engine().begin() as conn:
-        out = seed_demo(conn, sim)
+        out = seed_demo(conn, sim, s.secrets_keys)
     out["curl"] = curl_commands(api_url or s.api_url, out)
     out["console"] = (api_url or s.api_url).rstrip("/") + "/console"
     if as_json:

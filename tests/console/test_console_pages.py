@@ -168,3 +168,28 @@ def test_a_product_never_fetched_offers_a_fetch_and_a_bad_id_is_400(app, engine)
     page = client.get("/console/products/19667262713")
     assert page.status_code == 200 and "Fetch now" in page.get_data(as_text=True)
     assert client.get("/console/products/not-an-id!").status_code in (400, 404)
+
+
+def test_a_customer_sees_its_monitor_and_another_organization_does_not(app, engine, simulator):
+    make_catalog(engine, "mon-shop", "shopify", [f"{simulator.host}/shops/demo"])
+    mine = make_tenant(engine, catalogs=["mon-shop"])
+    theirs = make_tenant(engine, catalogs=["mon-shop"])
+    api = app.test_client()
+    url = f"{simulator.url}/shops/demo/products/watched"
+    made = api.post(
+        "/v1/monitors",
+        json={"targets": [{"catalog": "mon-shop", "url": url}], "interval": 3600, "name": "w"},
+        headers=mine.headers,
+    )
+    assert made.status_code == 201, made.get_json()
+    monitor_id = made.get_json()["id"]
+    client = app.test_client()
+    sign_in(client, mine.key)
+    listed = client.get("/console/monitors").get_data(as_text=True)
+    assert monitor_id in listed
+    detail = client.get(f"/console/monitors/{monitor_id}")
+    assert detail.status_code == 200 and "Targets" in detail.get_data(as_text=True)
+    other = app.test_client()
+    sign_in(other, theirs.key)
+    assert monitor_id not in other.get("/console/monitors").get_data(as_text=True)
+    assert other.get(f"/console/monitors/{monitor_id}").status_code == 404

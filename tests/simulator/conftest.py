@@ -22,6 +22,7 @@ def sim(sim_server: SimulatorHandle) -> SimulatorHandle:
     state = sim_server.app.extensions["simulator"]
     state.faults = Faults()
     state.reset_prices()
+    state.clear_overrides()
     state.stats.reset()
     return sim_server
 
