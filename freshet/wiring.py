@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from freshet import batch, products, reviews
+from freshet import batch, jobs, products, reviews
 from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
 from freshet.settings import Settings
 from store.db import make_engine
@@ -28,7 +28,8 @@ def job_kinds() -> JobKinds:
                 batch.HANDLER,
                 "freshet.batch.refresh_target",
                 "batch",
-                sweeper_passes=(batch.sweep_workflows,),
+                sweeper_passes=(batch.sweep_workflows, jobs.sweep_fair_share),
+                fair_share=True,
             ),
         ]
     )

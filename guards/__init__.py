@@ -8,3 +8,7 @@ Postgres: the sweeper reconciles slots and cooldowns against the job rows.
 from guards.core import Admission, Guards, RateWindow
 
 __all__ = ["Admission", "Guards", "RateWindow"]
+
+from guards.hosts import HostGuard, HostPolicy, HostState, Ticket
+
+__all__ += ["HostGuard", "HostPolicy", "HostState", "Ticket"]

@@ -1,6 +1,8 @@
 """Jobs: the lifecycle (submit, claim, finish, cancel — each a conditional update), running
 one job, retrying, the sweeper, and the completion signals waiting callers listen for."""
 
+from freshet.jobs.fairshare import dispatch as dispatch_fair
+from freshet.jobs.fairshare import sweep_fair_share
 from freshet.jobs.lifecycle import (
     TERMINAL,
     allocate_ids,
@@ -25,6 +27,7 @@ __all__ = [
     "backoff",
     "cancel_job",
     "claim",
+    "dispatch_fair",
     "finish",
     "get",
     "insert",
@@ -36,5 +39,6 @@ __all__ = [
     "run_job",
     "status_of",
     "sweep",
+    "sweep_fair_share",
     "wait_for",
 ]

@@ -140,6 +140,25 @@ def requeue(conn: Connection, job_id: int, attempt: int, delay: float, error: st
     return res.rowcount == 1
 
 
+def give_back(conn: Connection, job_id: int, attempt: int, delay: float, why: str) -> bool:
+    """running → queued for a job its upstream host asked to wait: the attempt it took is
+    given back (one more allowed), so waiting for a host never makes a job fail. The attempt
+    number still only grows: it stays the fencing token."""
+    res = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
+        .values(
+            status="queued",
+            lease_until=None,
+            max_attempts=jobs.c.max_attempts + 1,
+            error=why,
+            updated_at=func.now(),
+            dispatched_at=func.now() + dt.timedelta(seconds=delay),
+        )
+    )
+    return res.rowcount == 1
+
+
 def extend_lease(conn: Connection, job_id: int, attempt: int, lease_seconds: int) -> bool:
     res = conn.execute(
         update(jobs)

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from freshet import jobs
+from freshet import hosts, jobs
 from freshet.products import flight as product_flight
 from freshet.products import ids as product_ids
 from freshet.products import store as product_store
 from freshet.products.ids import Target
-from freshet.runtime import Runtime
+from freshet.runtime import Runtime, Upstream
 from sources import registry, walmart
 from sources.http import HttpStatusError
 from sources.record import PermanentSourceError, ProductRecord, SourceError
@@ -38,15 +38,24 @@ def target_of_job(job: dict[str, Any]) -> Target:
     )
 
 
+def first_url(rt: Runtime, target: Target) -> str:
+    """The URL the target's first request goes to: its host is the politeness key."""
+    if target.source == "walmart" and target.catalog_id is None:
+        return rt.settings.walmart_base_url.rstrip("/") + "/"
+    url = target.url or target.key
+    return url if "//" in url else "https://" + url
+
+
 def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
     """One upstream fetch of the target with its source; 404/410 become not_found."""
+    client = hosts.http(rt)
     try:
         if target.source == "walmart" and target.catalog_id is None:
             return walmart.fetch_product(
-                rt.http, base_url=rt.settings.walmart_base_url, item_id=target.key
+                client, base_url=rt.settings.walmart_base_url, item_id=target.key
             )
         return registry.fetch_product(
-            rt.http, target.source, target.url or target.key, allowed_domains=target.domains
+            client, target.source, target.url or target.key, allowed_domains=target.domains
         )
     except HttpStatusError as exc:
         if exc.status in (404, 410):
@@ -57,9 +66,8 @@ def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
 class ProductHandler:
     kind = "product"
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream:
         target = target_of_job(job)
-        host = target.domains[0] if target.domains else target.source
         per_second = rt.settings.politeness_per_second
         if job.get("catalog_id") is not None:
             with rt.engine.connect() as conn:
@@ -69,7 +77,7 @@ class ProductHandler:
                     )
                 ).scalar()
             per_second = own if own is not None else per_second
-        return rt.guards.polite_wait(host, per_second)
+        return Upstream(first_url(rt, target), per_second)
 
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         return fetch_target(rt, target_of_job(job))
