@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.docs import doc
-from freshet import metrics
+from freshet import hosts, metrics
 from freshet.errors import NotFoundError
 from workers.metrics import QueueDepthCollector, broker_key_prefix
 from workers.queues import QUEUES
@@ -106,7 +106,9 @@ def scrape() -> Response:
     if not rt.settings.metrics_enabled:
         raise NotFoundError("Metrics are turned off (FRESHET_METRICS_ENABLED=false).")
     collector = current_app.extensions.get("freshet.queue_depth")
-    registry = metrics.scrape_registry(*([collector] if collector is not None else []))
+    extra = [collector] if collector is not None else []
+    extra.append(hosts.HostCollector(rt))  # the hosts' politeness, read from Redis
+    registry = metrics.scrape_registry(*extra)
     return Response(
         generate_latest(registry), mimetype=None, headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -41,6 +41,9 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
             # A task unacknowledged this long is handed out again: longer than any task plus
             # any retry countdown, so a slow task is never run twice by the broker.
             "visibility_timeout": int(retry_window * 4),
+            # Redis: BRPOP the worker's queues in the order given (QUEUES, or -Q), not round
+            # robin, so `interactive` is taken before `reviews` before `batch` (issue #14).
+            "queue_order_strategy": "priority",
         },
         result_backend=None,
         task_ignore_result=True,
