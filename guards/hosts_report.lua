@@ -37,8 +37,11 @@ wt = wt + 1
 if outcome ~= 'ok' then we = we + 1 end
 
 if outcome == 'ok' then
-  if ceiling > 0 then rate = math.min(ceiling, rate + recovery * (now - adj) / 1000) end
-  if state == 'probing' then state = 'ok'; pause = 0 end
+  if state == 'probing' then
+    state = 'ok'; pause = 0  -- resumed at the backed-off rate: it climbs from here
+  elseif ceiling > 0 then
+    rate = math.min(ceiling, rate + recovery * (now - adj) / 1000)
+  end
 else
   if outcome == 'throttled' and ceiling > 0 then rate = math.max(rate * factor, floor) end
   if retry_after > 0 and now + retry_after > nxt then nxt = now + retry_after end

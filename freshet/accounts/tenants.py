@@ -24,6 +24,7 @@ PLAN_FIELDS = (
     "force_refresh_per_minute",
     "marketplaces",
     "catalogs",
+    "fair_share_weight",  # 0007: its share of the batch window (fair share), relative
 )
 
 
@@ -46,6 +47,7 @@ class Plan:
     force_refresh_per_minute: int
     marketplaces: tuple[str, ...]
     catalogs: tuple[str, ...]
+    fair_share_weight: float = 1.0
 
     @classmethod
     def from_row(cls, row: Any) -> Plan:
@@ -55,6 +57,7 @@ class Plan:
             **{f: m[f] for f in PLAN_FIELDS[:6]},
             marketplaces=tuple(m["marketplaces"]),
             catalogs=tuple(m["catalogs"]),
+            fair_share_weight=float(m.get("fair_share_weight", 1.0)),
         )
 
 

@@ -50,6 +50,11 @@ def plan_list(as_json: bool) -> None:
 @click.option("--force-refresh-per-minute", type=click.IntRange(min=0))
 @click.option("--marketplaces", help="comma separated, e.g. amazon.de,amazon.fr")
 @click.option("--catalogs", help="catalog slugs every organization on this plan may use")
+@click.option(
+    "--fair-share-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    help="its organizations' share of batch work, relative to other plans' (default 1)",
+)
 @json_option
 def plan_set(
     name: str, as_json: bool, marketplaces: str | None, catalogs: str | None, **values: Any
