@@ -133,7 +133,8 @@ def throttling_host(
     series: list[tuple[float, int, str]] = []
     try:
         _, org = unlimited_tenant(engine, catalogs=["bench-storm"])
-        wid = _submit(rt, org, [f"{stack.sim_url}/sites/storm/p/s-{i}" for i in range(targets)])
+        urls = [f"{stack.sim_url}/sites/storm/p/s-{i}" for i in range(targets)]
+        wids = [_submit(rt, org, urls[i : i + 450]) for i in range(0, targets, 450)]
         t0 = time.monotonic()
 
         def sample(seconds: float, phase: str) -> None:
@@ -147,9 +148,9 @@ def throttling_host(
         sample(storm_s, "storm")
         stack.set_faults()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(_done(engine, [wid])[:2]) < targets:
+        while time.monotonic() < deadline and sum(_done(engine, wids)[:2]) < targets:
             sample(1, "after")
-        ok, failed, _ = _done(engine, [wid])
+        ok, failed, _ = _done(engine, wids)
     finally:
         stack.set_faults()
         rt.close()

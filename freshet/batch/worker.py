@@ -67,7 +67,9 @@ class BatchTargetHandler:
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         if job.get("workflow_id"):
             ending.job_ended(rt, job["workflow_id"])
-        jobs.dispatch_fair(rt)  # a place in the window is free: the next job, in fair order
+        jobs.dispatch_fair(
+            rt, job_ended=True
+        )  # a place in the window is free: the next job, in fair order
 
 
 HANDLER = BatchTargetHandler()

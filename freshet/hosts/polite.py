@@ -136,7 +136,7 @@ class PoliteHttp(HttpClient):
                 metrics.upstream_host_answer(host, outcome)
             if isinstance(exc, TransientSourceError) and exc.status == 429:
                 # The host said "slow down", not "this failed": wait, spend no attempt.
-                raise HostBusy(host, exc.retry_after or 1.0, "throttled") from exc
+                raise HostBusy(host, exc.retry_after or 1.0, f"throttled ({exc})") from exc
             raise
         self._guard.report(host, "ok", self._ceiling)
         metrics.upstream_host_answer(host, "ok")

@@ -30,6 +30,11 @@ from freshet.runtime import Dispatch, Runtime
 log = logging.getLogger("freshet.fairshare")
 
 LOCK_KEY = 7_140_007  # pg advisory lock: one dispatcher pass at a time, fleet-wide
+# After a job ends, at most one pass per this many ms fleet-wide: a pass costs a few ms of
+# Postgres, and one pass fills every place freed meanwhile. Never a stall: a pass that
+# publishes anything is followed by those jobs' own ends, and launches and the sweeper
+# run passes of their own.
+JOB_END_TICK_MS = 100
 
 _PICK = text(
     """
@@ -44,9 +49,21 @@ WITH open_jobs AS (
 ), free AS (
   SELECT GREATEST(:window - COALESCE(sum(due), 0), 0)::int AS n FROM open_jobs
 ), waiting AS (
-  SELECT DISTINCT org_id FROM jobs
-  WHERE kind = ANY(CAST(:kinds AS text[])) AND status = 'queued' AND dispatched_at IS NULL
-    AND leader_job_id IS NULL
+  -- the organizations with work waiting: a loose index scan (one probe of
+  -- ix_jobs_fair_waiting per organization), not a walk over every waiting row
+  WITH RECURSIVE w AS (
+    (SELECT org_id FROM jobs
+     WHERE status = 'queued' AND dispatched_at IS NULL AND leader_job_id IS NULL
+       AND kind = ANY(CAST(:kinds AS text[]))
+     ORDER BY org_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.org_id FROM jobs j
+            WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.leader_job_id IS NULL
+              AND j.kind = ANY(CAST(:kinds AS text[])) AND j.org_id > w.org_id
+            ORDER BY j.org_id LIMIT 1)
+    FROM w WHERE w.org_id IS NOT NULL
+  )
+  SELECT org_id FROM w WHERE org_id IS NOT NULL
 ), shares AS (
   SELECT w.org_id, GREATEST(COALESCE(p.fair_share_weight, 1), 0.01) AS weight,
     COALESCE(o.held, 0) AS held
@@ -70,11 +87,18 @@ SELECT id FROM ranked ORDER BY finish, id LIMIT (SELECT n FROM free)
 )
 
 
-def dispatch(rt: Runtime, push: Callable[[Sequence[Dispatch]], Any] | None = None) -> int:
+def dispatch(
+    rt: Runtime,
+    push: Callable[[Sequence[Dispatch]], Any] | None = None,
+    *,
+    job_ended: bool = False,
+) -> int:
     """One pass: fill the free places of the window in fair order. Returns jobs published."""
     kinds = rt.kinds.fair_share_names()
     if not kinds or not rt.settings.fair_share_enabled:
         return 0
+    if job_ended and not rt.redis.set(rt.prefix + "fair:tick", 1, nx=True, px=JOB_END_TICK_MS):
+        return 0  # a pass ran a moment ago, or is running: it sees this place too
     with rt.engine.begin() as conn:
         if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY}).scalar():
             return 0  # another pass is at it; it sees every free place this one would
