@@ -551,7 +551,8 @@ class Bench:
         self.rows.append(
             Row(
                 "9",
-                f"429 storm ({storm:g} s) on a 20/s host: requests/s before / storm / after",
+                f"429 storm ({storm:g} s) on a 20/s host: requests/s before / storm / after"
+                f" ({d['completed']}/{d['targets']} done, {d['failed']} failed when sampling ended)",
                 f"{d['before_per_s']:.1f} / {d['storm_per_s']:.1f} / "
                 f"{d['after_peak_per_s']:.0f} (peak)",
                 f"per second: {series}",

@@ -34,7 +34,7 @@ LOCK_KEY = 7_140_007  # pg advisory lock: one dispatcher pass at a time, fleet-w
 # Postgres, and one pass fills every place freed meanwhile. Never a stall: a pass that
 # publishes anything is followed by those jobs' own ends, and launches and the sweeper
 # run passes of their own.
-JOB_END_TICK_MS = 100
+JOB_END_TICK_MS = 200
 
 _PICK = text(
     """

@@ -114,7 +114,7 @@ def _ready(rt: Runtime, handler: Handler, job_id: int) -> tuple[bool, Upstream |
     wait = hosts.admit(rt, up) if up is not None else 0.0
     if wait > 0:
         metrics.guard_refused("upstream_politeness")
-        delay = polite_delay(wait)
+        delay = min(polite_delay(wait), rt.settings.retry_backoff_max)
         with rt.engine.begin() as conn:
             jobs.mark_dispatched(conn, [job_id], delay=delay)
         raise RetryLater(delay)
@@ -124,7 +124,7 @@ def _ready(rt: Runtime, handler: Handler, job_id: int) -> tuple[bool, Upstream |
 def _wait_for_host(rt: Runtime, job: dict[str, Any], busy: hosts.HostBusy) -> str:
     """The host asked the running job to wait (429, a pause): back to the queue, its attempt
     given back, to run again after the host's wait."""
-    delay = polite_delay(busy.wait)
+    delay = min(polite_delay(busy.wait), rt.settings.retry_backoff_max)
     with rt.engine.begin() as conn:
         waiting = jobs.give_back(conn, job["id"], job["attempt"], delay, str(busy))
     if not waiting:
