@@ -191,3 +191,29 @@ def test_under_a_429_storm_the_rate_falls_no_job_fails_and_it_returns(
     assert counts == {"completed": 300}, counts  # no job failed for the storm
     metrics_text = client.get("/metrics").get_data(as_text=True)
     assert f'freshet_upstream_host_rate{{host="{simulator.host}"}}' in metrics_text
+
+
+def test_freshet_hosts_shows_each_hosts_state(settings, rt):
+    import json
+
+    from click.testing import CliRunner
+
+    from freshet.cli import main
+
+    guard = hosts.host_guard(rt)
+    guard.acquire("shop.example:443", 10)
+    for _ in range(settings.host_error_min_requests):
+        guard.report("shop.example:443", "throttled", 10)
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "FRESHET_REDIS_PREFIX": settings.redis_prefix,
+        "CELERY_BROKER_URL": None,
+    }
+    result = CliRunner().invoke(main, ["hosts", "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["hosts"]
+    assert row["host"] == "shop.example:443" and row["state"] == "paused"
+    assert row["ceiling"] == 10 and row["rate"] < 10 and row["error_ratio"] == 0
+    text = CliRunner().invoke(main, ["hosts"], env=env, catch_exceptions=False).stdout
+    assert "shop.example:443" in text and "paused" in text
