@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.docs import doc
-from freshet import metrics, monitors
+from freshet import hosts, metrics, monitors
 from freshet.errors import NotFoundError
 from workers.metrics import QueueDepthCollector, broker_key_prefix
 from workers.queues import QUEUES
@@ -108,6 +108,7 @@ def scrape() -> Response:
         raise NotFoundError("Metrics are turned off (FRESHET_METRICS_ENABLED=false).")
     collector = current_app.extensions.get("freshet.queue_depth")
     extra = [collector] if collector is not None else []
+    extra.append(hosts.HostCollector(rt))  # the hosts' politeness, read from Redis
     registry = metrics.scrape_registry(*extra, monitors.DueCollector(rt))
     return Response(
         generate_latest(registry), mimetype=None, headers={"Content-Type": CONTENT_TYPE_LATEST}

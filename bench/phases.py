@@ -51,7 +51,7 @@ QUICK = Counts(
     sync_refreshes=40,
     lookup_seconds=3,
 )
-MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+MEASUREMENTS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
 
 def log(msg: str) -> None:
@@ -577,6 +577,61 @@ class Bench:
                 )
             )
 
+    # 11 + 12 (issue #14) -------------------------------------------------------------------------------
+    def fair_share(self) -> None:
+        from bench import fairness
+
+        batches, per = (10, 200) if self.counts is FULL else (4, 100)
+        d = fairness.fair_share(self.stack, self.app, self.engine, batches, per)
+        self.data["fair_share"] = d
+        log(f"   {d}")
+        what = f"{batches} x {per} targets of A at {fairness.LATENCY_MS} ms, then 1 of B"
+        self.rows.append(
+            Row(
+                "11",
+                f"fair share: B's wait behind {what}",
+                f"{d['b_fair_s']:.2f} s (fair share)",
+                f"{d['b_alone_s']:.2f} s alone; {d['b_fifo_s']:.1f} s without fair share",
+                "",
+                "≤ 5 s",
+                verdict(d["b_fair_s"] <= 5),
+            )
+        )
+        ratio = d["a_fair_per_s"] / d["a_fifo_per_s"]
+        self.rows.append(
+            Row(
+                "11",
+                f"fair share: A's throughput, {fairness.THREADS} threads",
+                per_s(d["a_fair_per_s"]) + " (fair share)",
+                per_s(d["a_fifo_per_s"]) + " without fair share",
+                x(ratio),
+                "≥ 0.90×",
+                verdict(ratio >= 0.9),
+            )
+        )
+
+    def throttling_host(self) -> None:
+        from bench import fairness
+
+        targets, storm = (900, 10.0) if self.counts is FULL else (500, 8.0)
+        d = fairness.throttling_host(self.stack, self.app, self.engine, targets, storm)
+        self.data["throttling_host"] = d
+        series = " ".join(str(s["requests"]) for s in d["per_second"])
+        log(f"   requests/s: {series}")
+        self.rows.append(
+            Row(
+                "12",
+                f"429 storm ({storm:g} s) on a 20/s host: requests/s before / storm / after"
+                f" ({d['completed']}/{d['targets']} done, {d['failed']} failed when sampling ended)",
+                f"{d['before_per_s']:.1f} / {d['storm_per_s']:.1f} / "
+                f"{d['after_peak_per_s']:.0f} (peak)",
+                f"per second: {series}",
+                "",
+                "storm < 25% of before, 0 failed",
+                verdict(d["storm_per_s"] < 0.25 * d["before_per_s"] and d["failed"] == 0),
+            )
+        )
+
     def run(self) -> None:
         with self.rss:
             self.phase("6", "guards vs raw Redis round trips", self.guards)
@@ -592,6 +647,8 @@ class Bench:
             self.phase("3", "end-to-end throughput (and 7: memory)", self.throughput)
             self.phase("8", "one vs two worker processes", self.processes)
             self.phase("9", "a large database", self.big_database)
+            self.phase("11", "fair share between organizations", self.fair_share)
+            self.phase("12", "request rate to a throttling host", self.throttling_host)
         if "7" in self.only and "3" not in self.only:
             self.rows.append(
                 Row(

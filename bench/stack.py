@@ -309,7 +309,12 @@ class Stack:
         return url
 
     def start_worker(
-        self, name: str, concurrency: int, queues: tuple[str, ...] = WORKER_QUEUES, app: Any = None
+        self,
+        name: str,
+        concurrency: int,
+        queues: tuple[str, ...] = WORKER_QUEUES,
+        app: Any = None,
+        env: dict[str, str] | None = None,
     ) -> Proc:
         """A Celery worker as the Procfile runs it (threads pool, events on)."""
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@bench"
@@ -334,6 +339,7 @@ class Stack:
                 "-n",
                 hostname,
             ],
+            **(env or {}),
         )
         proc.hostname = hostname  # type: ignore[attr-defined]
         if app is not None:

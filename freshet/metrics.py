@@ -84,6 +84,12 @@ upstream_duration = Histogram(
     buckets=_SLOW,
 )
 
+upstream_host_answers = Counter(
+    "freshet_upstream_host_answers",
+    "Upstream answers by host:port and what they told the politeness guard (ok, throttled, error)",
+    ["host", "outcome"],
+)
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
@@ -151,6 +157,10 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 def guard_refused(reason: str) -> None:
     guard_refusals.labels(reason or "unknown").inc()
+
+
+def upstream_host_answer(host: str, outcome: str) -> None:
+    upstream_host_answers.labels(host, outcome).inc()
 
 
 # kind -> the source its fetch uses, when the job itself does not say

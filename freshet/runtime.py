@@ -62,12 +62,21 @@ class Dispatch:
     countdown: float | None = None
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """Where a job's first request goes, and the ceiling for its host (requests/s, 0 = none):
+    what the runner admits before it claims the job (`freshet.hosts`)."""
+
+    url: str
+    ceiling: float
+
+
 class Handler(Protocol):
     """The kind-specific half of running a job; `freshet.jobs.run_job` is the other half."""
 
     kind: str
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float: ...
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream | None: ...
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any: ...
     def store(
         self, conn: Connection, rt: Runtime, job: dict[str, Any], output: Any
@@ -89,6 +98,8 @@ class JobKind:
     task_name: str
     queue: str
     sweeper_passes: tuple[SweeperPass, ...] = ()
+    # Published by the fair-share dispatcher (freshet.jobs.fairshare), not at submission.
+    fair_share: bool = False
 
 
 class JobKinds:
@@ -128,6 +139,9 @@ class JobKinds:
     ) -> Dispatch:
         k = self[kind]
         return Dispatch(job_id, kind, k.task_name, k.queue, request_id, countdown)
+
+    def fair_share_names(self) -> list[str]:
+        return [k.name for k in self if k.fair_share]
 
     def sweeper_passes(self) -> list[tuple[str, SweeperPass]]:
         passes = [p for k in self for p in k.sweeper_passes] + list(self.maintenance)

@@ -90,6 +90,17 @@ class Settings:
     # Console
     console_session_seconds: int = 28_800
     console_logins_per_minute: int = 10
+    # Many tenants on one fleet: fair share of batch work, adaptive politeness per host
+    fair_share_enabled: bool = True
+    fair_share_window: int = 64
+    host_backoff_factor: float = 0.5
+    host_recovery_seconds: float = 10.0
+    host_error_threshold: float = 0.5
+    host_error_window_seconds: float = 10.0
+    host_error_min_requests: int = 10
+    host_pause_seconds: float = 5.0
+    host_pause_max_seconds: float = 60.0
+    host_inline_wait_seconds: float = 1.0
 
     @property
     def broker_url(self) -> str:
@@ -230,6 +241,16 @@ DESCRIPTIONS = {
     "prune_batch": "rows one maintenance pass deletes per transaction at most",
     "console_session_seconds": "life of a console session in Redis (seconds)",
     "console_logins_per_minute": "console sign-in attempts per client address per minute",
+    "fair_share_enabled": "publish batch work in a fair order across organizations (off: all at once)",
+    "fair_share_window": "batch jobs running or waiting in the broker at once, all organizations",
+    "host_backoff_factor": "a host's rate is multiplied by this on each 429, 503 or timeout",
+    "host_recovery_seconds": "seconds of good answers to climb from the floor to the ceiling",
+    "host_error_threshold": "error ratio over the window that pauses a host",
+    "host_error_window_seconds": "the window a host's error ratio is counted over (seconds)",
+    "host_error_min_requests": "answers in the window below which a host is never paused",
+    "host_pause_seconds": "first pause of a failing host; doubled by each failed probe (seconds)",
+    "host_pause_max_seconds": "longest pause of a failing host (seconds)",
+    "host_inline_wait_seconds": "a running job waits this long for its host, else it is requeued",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from freshet import batch, monitors, products, retention, reviews
+from freshet import batch, jobs, monitors, products, retention, reviews
 from freshet.runtime import JobKind, JobKinds, Publisher, Runtime
 from freshet.settings import Settings
 from store.db import make_engine, make_statement_engine
@@ -28,7 +28,8 @@ def job_kinds() -> JobKinds:
                 batch.HANDLER,
                 "freshet.batch.refresh_target",
                 "batch",
-                sweeper_passes=(batch.sweep_workflows,),
+                sweeper_passes=(batch.sweep_workflows, jobs.sweep_fair_share),
+                fair_share=True,
             ),
             # A monitored target is a batch target (same queue, politeness, tokens) whose
             # completion also records the observation and the events it makes.

@@ -8,3 +8,7 @@ Postgres: the sweeper reconciles slots and cooldowns against the job rows.
 from guards.core import ORPHAN_GRACE_SECONDS, Admission, Guards, RateWindow
 
 __all__ = ["ORPHAN_GRACE_SECONDS", "Admission", "Guards", "RateWindow"]
+
+from guards.hosts import HostGuard, HostPolicy, HostState, Ticket
+
+__all__ += ["HostGuard", "HostPolicy", "HostState", "Ticket"]

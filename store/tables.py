@@ -60,6 +60,9 @@ plans = Table(
     _now(),
     # 0009: which job kinds concurrent_jobs counts
     Column("concurrency_kinds", ARRAY(Text), nullable=False, server_default="{reviews}"),
+    # 0007: the organization's share of the batch window, relative to the others' (fair share)
+    Column("fair_share_weight", Float, nullable=False, server_default="1"),
+    CheckConstraint("fair_share_weight > 0", name="fair_share_weight"),
 )
 
 organizations = Table(
@@ -214,7 +217,8 @@ jobs = Table(
     Column(
         "id", BigInteger, jobs_id_seq, primary_key=True, server_default=jobs_id_seq.next_value()
     ),
-    Column("org_id", BigInteger, ForeignKey("organizations.id"), nullable=False),
+    # 0007: NULL for hot-product refreshes, which are charged to nobody
+    Column("org_id", BigInteger, ForeignKey("organizations.id"), nullable=True),
     Column("kind", Text, nullable=False),  # reviews | product | batch_target
     Column("status", Text, nullable=False, server_default="queued"),
     Column("queue", Text, nullable=False),
@@ -259,6 +263,13 @@ jobs = Table(
     ),
     Index("ix_jobs_org_created", "org_id", "created_at"),
     Index("ix_jobs_leader", "leader_job_id", postgresql_where=text("leader_job_id IS NOT NULL")),
+    # 0007: what the fair-share dispatcher reads each pass
+    Index(
+        "ix_jobs_fair_waiting",
+        "org_id",
+        "id",
+        postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
+    ),
 )
 
 products = Table(
@@ -287,6 +298,9 @@ products = Table(
     Column("last_read_at", DateTime(timezone=True)),
     _now(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # 0007: a hot product whose refresh failed waits until hot_retry_at (backed off)
+    Column("hot_failures", Integer, nullable=False, server_default="0"),
+    Column("hot_retry_at", DateTime(timezone=True)),
     UniqueConstraint("source", "key", name="uq_products_source_key"),
     Index("ix_products_upc", "upc"),
     Index("ix_products_gtin", "gtin"),

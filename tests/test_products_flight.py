@@ -15,14 +15,11 @@ from freshet.jobs.sweeper import sweep
 from freshet.products import flight as product_flight
 from tests.factories import (
     age_jobs,
-    age_product,
     ledger_kinds,
     make_catalog,
     make_job,
-    make_product,
     make_tenant,
     set_job_status,
-    set_reads,
 )
 
 
@@ -126,22 +123,44 @@ def test_a_waiting_follower_heals_itself(engine, rt, published):
 
 
 def test_hot_products_are_refreshed_before_they_go_stale_at_no_cost(
-    engine, rt, simulator, settings
+    engine, rt, simulator, settings, worker
 ):
     from freshet.products import ids as product_ids
     from freshet.products import store as product_store
     from sources.record import ProductRecord
 
-    pid = make_product(
-        engine,
-        product_ids.walmart_target(settings, "808080"),
-        ProductRecord(source="walmart", current_price=1.0),
-    )
-    cold = make_product(engine, product_ids.walmart_target(settings, "909090"))
-    age_product(engine, price_fetched_at=14 * 60)
-    set_reads(engine, pid, settings.hot_reads_threshold)
-    set_reads(engine, cold, 1)
-    assert products.refresh_hot(rt) == 1
+    target = product_ids.walmart_target(settings, "808080")
+    with engine.begin() as conn:
+        pid = product_store.store_record(
+            conn, target, ProductRecord(source="walmart", current_price=1.0), None
+        )
+        cold = product_store.store_record(
+            conn,
+            product_ids.walmart_target(settings, "909090"),
+            ProductRecord(source="walmart"),
+            None,
+        )
+        conn.execute(
+            text(
+                "UPDATE products SET price_fetched_at = now() - interval '14 minutes',"
+                " last_read_at = now(), reads = CASE WHEN id = :hot THEN :n ELSE 1 END"
+            ),
+            {"hot": pid, "n": settings.hot_reads_threshold},
+        )
+    assert products.refresh_hot(rt) == 1  # one ordinary product job, charged to nobody
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            job = conn.execute(
+                text("SELECT status, org_id, tokens_reserved FROM jobs WHERE product_id = :p"),
+                {"p": pid},
+            ).one()
+        if job.status == "completed":
+            break
+        time.sleep(0.1)
+    assert (job.status, job.org_id, job.tokens_reserved) == ("completed", None, 0)
     stats = requests.request("GET", simulator.url + "/_sim/stats", timeout=5).json()["paths"]
     assert stats == {"/walmart/ip/808080": 1}
     with engine.connect() as conn:

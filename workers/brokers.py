@@ -65,6 +65,9 @@ def celery_conf(broker_url: str, *, visibility_timeout: int, delivery_limit: int
                 # A task unacknowledged this long is handed out again: longer than any task
                 # plus any retry countdown, so a slow task is never run twice by the broker.
                 "visibility_timeout": visibility_timeout,
+                # BRPOP the worker's queues in the order given (QUEUES, or -Q), not round
+                # robin, so `interactive` is taken before `reviews` before `batch` (issue #14).
+                "queue_order_strategy": "priority",
             }
         )
     return conf

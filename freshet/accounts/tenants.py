@@ -27,6 +27,7 @@ PLAN_FIELDS = (
     "marketplaces",
     "catalogs",
     "concurrency_kinds",
+    "fair_share_weight",  # 0007: its share of the batch window (fair share), relative
 )
 # The job kinds a plan's concurrent_jobs limit may count (migration 0009).
 CONCURRENCY_KINDS = ("reviews", "product")
@@ -52,6 +53,7 @@ class Plan:
     marketplaces: tuple[str, ...]
     catalogs: tuple[str, ...]
     concurrency_kinds: tuple[str, ...] = ("reviews",)
+    fair_share_weight: float = 1.0
 
     @classmethod
     def from_row(cls, row: Any) -> Plan:
@@ -62,6 +64,7 @@ class Plan:
             marketplaces=tuple(m["marketplaces"]),
             catalogs=tuple(m["catalogs"]),
             concurrency_kinds=tuple(m.get("concurrency_kinds") or ("reviews",)),
+            fair_share_weight=float(m.get("fair_share_weight", 1.0)),
         )
 
 

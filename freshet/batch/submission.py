@@ -224,7 +224,7 @@ WITH j AS (
                     dispatched_at)
   SELECT t.id, :org, 'batch_target', :queue, :max_attempts, :rid, :wid,
          t.idx, t.cat, t.pid, t.url, CAST(:catalogs AS jsonb) -> CAST(t.cat AS text), :tokens,
-         now()
+         CASE WHEN :fair THEN NULL ELSE now() END
   FROM jsonb_to_recordset(CAST(:rows AS jsonb))
        AS t(id bigint, idx int, cat bigint, pid uuid, url text)
   RETURNING id)
@@ -291,6 +291,8 @@ def _write(
         {
             "org": principal.org_id,
             "queue": rt.kinds["batch_target"].queue,
+            # fair share: the dispatcher publishes them (dispatched_at stays NULL till then)
+            "fair": rt.settings.fair_share_enabled and rt.kinds["batch_target"].fair_share,
             "max_attempts": rt.settings.max_attempts,
             "rid": request_id,
             "wid": workflow_id,

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
+from freshet import hosts, jobs
 from freshet.batch import ending
-from freshet.batch.pacing import host_of, polite_rate
+from freshet.batch.pacing import polite_rate
 from freshet.products import Target, store_record
-from freshet.runtime import Runtime
+from freshet.runtime import Runtime, Upstream
 from sources import registry
 from sources.urls import normalize_url
 from store.tables import jobs as jobs_table
@@ -19,16 +20,13 @@ from store.tables import jobs as jobs_table
 class BatchTargetHandler:
     kind = "batch_target"
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
-        rate = polite_rate(rt, job["params"].get("politeness_per_second"))
-        if rate <= 0:
-            return 0.0
-        return rt.guards.polite_wait(host_of(job["url"]), rate)
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream:
+        return Upstream(job["url"], polite_rate(rt, job["params"].get("politeness_per_second")))
 
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         params = job["params"]
         return registry.fetch_product(
-            rt.http, params["source"], job["url"], allowed_domains=list(params["domains"])
+            hosts.http(rt), params["source"], job["url"], allowed_domains=list(params["domains"])
         )
 
     def store(
@@ -69,6 +67,9 @@ class BatchTargetHandler:
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         if job.get("workflow_id"):
             ending.job_ended(rt, job["workflow_id"])
+        jobs.dispatch_fair(
+            rt, job_ended=True
+        )  # a place in the window is free: the next job, in fair order
 
 
 HANDLER = BatchTargetHandler()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from freshet import jobs
 from freshet.batch.pacing import host_of, polite_rate
 from freshet.runtime import Dispatch, Runtime
 from store.tables import workflows
@@ -123,6 +124,8 @@ def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[Dispatch]], A
         ).first()
     if row is None:
         return "skipped"
+    if rt.settings.fair_share_enabled and "batch_target" in rt.kinds.fair_share_names():
+        return _hand_to_dispatcher(rt, workflow_id, push)
     with rt.engine.connect() as conn:
         targets = conn.execute(
             text(
@@ -167,6 +170,30 @@ def launch(rt: Runtime, workflow_id: Any, push: Callable[[Sequence[Dispatch]], A
             {"w": workflow_id},
         )
     log.info("workflow launched", extra={"workflow_id": str(workflow_id), "jobs": len(dispatches)})
+    return "launched"
+
+
+def _hand_to_dispatcher(
+    rt: Runtime, workflow_id: Any, push: Callable[[Sequence[Dispatch]], Any]
+) -> str:
+    """Fair share: the jobs stay queued for the dispatcher, which publishes them in fair
+    order across organizations; this launch runs one pass of it at once."""
+    with rt.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE workflows SET launch_status = 'launched', launch_error = NULL, "
+                "launched_at = now(), updated_at = now() WHERE id = :w "
+                "AND launch_status = 'launching'"
+            ),
+            {"w": workflow_id},
+        )
+    try:
+        jobs.dispatch_fair(rt, push)
+    except Exception:  # the broker is away: the sweeper's pass publishes them later
+        log.warning(
+            "fair share pass failed", extra={"workflow_id": str(workflow_id)}, exc_info=True
+        )
+    log.info("workflow launched (fair share)", extra={"workflow_id": str(workflow_id)})
     return "launched"
 
 

@@ -8,6 +8,7 @@ stdout; progress and notes go to stderr.
 import click
 
 from freshet.cli import accounts, jobs, monitors, system
+from freshet.cli import hosts as hosts_cli
 from freshet.cli.base import FreshetGroup
 
 
@@ -29,6 +30,7 @@ for command in (
     system.parse_cmd,
     system.demo_cmd,
     system.settings_cmd,
+    hosts_cli.hosts_cmd,
 ):
     main.add_command(command)
 

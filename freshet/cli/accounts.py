@@ -54,6 +54,11 @@ def plan_list(as_json: bool) -> None:
 @click.option(
     "--concurrency-kinds", help="job kinds --concurrent-jobs counts: reviews,product (reviews)"
 )
+@click.option(
+    "--fair-share-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    help="its organizations' share of batch work, relative to other plans' (default 1)",
+)
 @json_option
 def plan_set(
     name: str,

@@ -44,7 +44,8 @@ def list_cmd(
 ) -> None:
     q = (
         select(jobs_table, organizations.c.name.label("org"))
-        .join(organizations, organizations.c.id == jobs_table.c.org_id)
+        # outer: hot-product refreshes belong to no organization (org null)
+        .join(organizations, organizations.c.id == jobs_table.c.org_id, isouter=True)
         .order_by(jobs_table.c.id.desc())
         .limit(limit)
     )

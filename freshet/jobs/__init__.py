@@ -1,6 +1,8 @@
 """Jobs: the lifecycle (submit, claim, finish, cancel — each a conditional update), running
 one job, retrying, the sweeper, and the completion signals waiting callers listen for."""
 
+from freshet.jobs.fairshare import dispatch as dispatch_fair
+from freshet.jobs.fairshare import sweep_fair_share
 from freshet.jobs.lifecycle import (
     TERMINAL,
     allocate_ids,
@@ -12,7 +14,6 @@ from freshet.jobs.lifecycle import (
     new_request_id,
     publish_after_commit,
     status_of,
-    unclaim,
 )
 from freshet.jobs.listing import by_request_id as job_ids_by_request
 from freshet.jobs.listing import page as list_jobs
@@ -30,6 +31,7 @@ __all__ = [
     "cancel_job",
     "claim",
     "concurrency_slot",
+    "dispatch_fair",
     "finish",
     "get",
     "insert",
@@ -44,7 +46,7 @@ __all__ = [
     "run_job",
     "status_of",
     "sweep",
-    "unclaim",
+    "sweep_fair_share",
     "wait_for",
     "waiting_seat",
 ]

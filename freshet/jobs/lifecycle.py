@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 
 from freshet import accounts
 from freshet.runtime import Dispatch, JobKind, Runtime
@@ -71,24 +71,6 @@ def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] |
         .returning(*jobs.c)
     ).first()
     return dict(row._mapping) if row else None
-
-
-def unclaim(conn: Connection, job_id: int, attempt: int, *, delay: float) -> bool:
-    """running → queued again, as if the claim of `attempt` had not happened (the attempt is
-    given back), to run after `delay` s; only for the holder of that attempt."""
-    res = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
-        .values(
-            status="queued",
-            attempt=jobs.c.attempt - 1,
-            lease_until=None,
-            started_at=case((jobs.c.attempt == 1, None), else_=jobs.c.started_at),
-            updated_at=func.now(),
-            dispatched_at=func.now() + dt.timedelta(seconds=delay),
-        )
-    )
-    return res.rowcount == 1
 
 
 def finish(
@@ -151,6 +133,25 @@ def requeue(conn: Connection, job_id: int, attempt: int, delay: float, error: st
             status="queued",
             lease_until=None,
             error=error,
+            updated_at=func.now(),
+            dispatched_at=func.now() + dt.timedelta(seconds=delay),
+        )
+    )
+    return res.rowcount == 1
+
+
+def give_back(conn: Connection, job_id: int, attempt: int, delay: float, why: str) -> bool:
+    """running → queued for a job its upstream host asked to wait: the attempt it took is
+    given back (one more allowed), so waiting for a host never makes a job fail. The attempt
+    number still only grows: it stays the fencing token."""
+    res = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
+        .values(
+            status="queued",
+            lease_until=None,
+            max_attempts=jobs.c.max_attempts + 1,
+            error=why,
             updated_at=func.now(),
             dispatched_at=func.now() + dt.timedelta(seconds=delay),
         )

@@ -40,6 +40,8 @@ def _retry_one(rt: Runtime, job_id: int) -> tuple[int, int | None, str]:
         old = jobs.get(conn, job_id)
         if old is None or old["status"] not in ("failed", "cancelled"):
             return job_id, None, "not failed or cancelled"
+        if old["org_id"] is None:  # a hot-product refresh: the next hot pass retries it
+            return job_id, None, "a hot-product refresh (charged to nobody): not retried"
         plan_name = (
             conn.execute(organizations.select().where(organizations.c.id == old["org_id"]))
             .one()

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.exc import DataError
 
-from freshet import metrics
+from freshet import hosts, metrics
 from freshet.jobs import lifecycle as jobs
 from freshet.jobs import signals
-from freshet.runtime import Handler, Runtime
+from freshet.runtime import Handler, Runtime, Upstream
 from sources.record import PermanentSourceError, TransientSourceError
 
 log = logging.getLogger("freshet.jobs")
@@ -76,30 +76,64 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     """Returns what happened: completed, failed, skipped or stale; raises RetryLater when the
     job must wait (politeness) or retry (a transient upstream failure)."""
     handler = rt.kinds[kind].handler
+    ready, up = _ready(rt, handler, job_id)
+    if not ready:
+        return "skipped"
     with rt.engine.begin() as conn:
         job = jobs.claim(conn, job_id, rt.settings.lease_seconds)
     if job is None:
-        return "skipped"  # a duplicate delivery, cancelled, a follower, or over
-    _polite(rt, handler, job)
+        return "skipped"  # a duplicate delivery, or cancelled meanwhile
     log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": job["attempt"]})
     try:
-        with keep_lease(rt, job_id, job["attempt"]), metrics.upstream_fetch(rt, job):
+        with (
+            keep_lease(rt, job_id, job["attempt"]),
+            metrics.upstream_fetch(rt, job),
+            hosts.session(rt, up),
+        ):
             output = handler.fetch(rt, job)
+    except hosts.HostBusy as busy:
+        return _wait_for_host(rt, job, busy)
     except Exception as exc:
         return _fetch_failed(rt, handler, job, exc)
     return _complete(rt, handler, job, output)
 
 
-def _polite(rt: Runtime, handler: Handler, job: dict[str, Any]) -> None:
-    """Raise RetryLater while the job's upstream host asks it to wait. The claim is handed
-    back (the attempt is not spent): politeness is a delay, never a failure."""
-    wait = handler.wait_before(rt, job)
-    if wait <= 0:
-        return
-    metrics.guard_refused("upstream_politeness")
+def polite_delay(wait: float) -> float:
+    """A refused job's countdown: the host's wait plus jitter, so the jobs a host turned
+    away together do not all come back in the same millisecond (lock-step)."""
+    return round(wait * random.uniform(1.0, 1.25) + random.uniform(0.0, 0.05), 3)
+
+
+def _ready(rt: Runtime, handler: Handler, job_id: int) -> tuple[bool, Upstream | None]:
+    """Whether the job is still queued for a run of its own, and its first request's host;
+    raises RetryLater while that host asks it to wait (before the claim: no attempt spent).
+    The admission is that first request's: the job's polite client does not ask again."""
+    with rt.engine.connect() as conn:
+        pre = jobs.get(conn, job_id)
+    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
+        return False, None
+    up = handler.upstream(rt, pre)
+    wait = hosts.admit(rt, up) if up is not None else 0.0
+    if wait > 0:
+        metrics.guard_refused("upstream_politeness")
+        delay = min(polite_delay(wait), rt.settings.retry_backoff_max)
+        with rt.engine.begin() as conn:
+            jobs.mark_dispatched(conn, [job_id], delay=delay)
+        raise RetryLater(delay)
+    return True, up
+
+
+def _wait_for_host(rt: Runtime, job: dict[str, Any], busy: hosts.HostBusy) -> str:
+    """The host asked the running job to wait (429, a pause): back to the queue, its attempt
+    given back, to run again after the host's wait."""
+    delay = min(polite_delay(busy.wait), rt.settings.retry_backoff_max)
     with rt.engine.begin() as conn:
-        jobs.unclaim(conn, job["id"], job["attempt"], delay=wait)
-    raise RetryLater(wait)
+        waiting = jobs.give_back(conn, job["id"], job["attempt"], delay, str(busy))
+    if not waiting:
+        return "stale"  # cancelled meanwhile
+    metrics.guard_refused("upstream_politeness")
+    log.info("job waits for its host", extra={"job_id": job["id"], "delay": delay})
+    raise RetryLater(delay)
 
 
 def _fetch_failed(rt: Runtime, handler: Handler, job: dict[str, Any], exc: Exception) -> str:

@@ -109,12 +109,16 @@ def redispatch(rt: Runtime, batch: int) -> int:
     durable = broker_keeps_messages(rt)
     epoch = 0.0 if durable else redis_epoch(rt)
     busy = busy_queues(rt) if durable else []
+    # Fair-share kinds wait undispatched for the dispatcher: a lost message hands the job
+    # back to it (dispatched_at NULL), so a redispatch never jumps the fair order.
+    fair = rt.kinds.fair_share_names() if rt.settings.fair_share_enabled else []
     with rt.engine.begin() as conn:
         rows = conn.execute(
             text(
                 "SELECT id, kind, request_id FROM jobs WHERE status = 'queued' "
                 "AND leader_job_id IS NULL AND ("
-                "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds')"
+                "  (dispatched_at IS NULL AND created_at < now() - interval '2 seconds'"
+                "   AND NOT kind = ANY(CAST(:fair AS text[])))"
                 "  OR (dispatched_at < now() - make_interval(secs => :after)"
                 "      AND NOT (queue = ANY(:busy)))"
                 "  OR dispatched_at < to_timestamp(:epoch)) "
@@ -125,12 +129,19 @@ def redispatch(rt: Runtime, batch: int) -> int:
                 "after": rt.settings.redispatch_after_seconds,
                 "epoch": epoch,
                 "busy": busy,
+                "fair": fair,
             },
         ).all()
         if not rows:
             return 0
-        rt.publisher.publish([rt.kinds.dispatch(r.id, r.kind, r.request_id) for r in rows])
-        jobs.mark_dispatched(conn, [r.id for r in rows])
+        back = [r.id for r in rows if r.kind in fair]
+        send = [r for r in rows if r.kind not in fair]
+        if back:
+            conn.execute(
+                text("UPDATE jobs SET dispatched_at = NULL WHERE id = ANY(:ids)"), {"ids": back}
+            )
+        rt.publisher.publish([rt.kinds.dispatch(r.id, r.kind, r.request_id) for r in send])
+        jobs.mark_dispatched(conn, [r.id for r in send])
     return len(rows)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from freshet import batch, metrics
-from freshet.runtime import Runtime
+from freshet.runtime import Runtime, Upstream
 
 log = logging.getLogger("freshet.monitors")
 
@@ -156,8 +156,8 @@ def record(conn: Connection, job: dict[str, Any], rec: Any, product_id: Any) -> 
 class MonitorTargetHandler:
     kind = "monitor_target"
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
-        return batch.HANDLER.wait_before(rt, job)
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream | None:
+        return batch.HANDLER.upstream(rt, job)
 
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         return batch.HANDLER.fetch(rt, job)

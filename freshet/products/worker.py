@@ -4,21 +4,21 @@ and settle the followers in the completion transaction; and beat's hot-product p
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select, text, update
 
-from freshet import jobs
+from freshet import hosts, jobs
 from freshet.products import flight as product_flight
 from freshet.products import ids as product_ids
 from freshet.products import store as product_store
 from freshet.products.ids import Target
-from freshet.runtime import Runtime
+from freshet.runtime import Runtime, Upstream
 from sources import registry, walmart
 from sources.http import HttpStatusError
-from sources.record import PermanentSourceError, ProductRecord, SourceError
+from sources.record import PermanentSourceError, ProductRecord
 from store.tables import catalogs, products
+from store.tables import jobs as jobs_table
 
 log = logging.getLogger("freshet.products")
 
@@ -38,15 +38,24 @@ def target_of_job(job: dict[str, Any]) -> Target:
     )
 
 
+def first_url(rt: Runtime, target: Target) -> str:
+    """The URL the target's first request goes to: its host is the politeness key."""
+    if target.source == "walmart" and target.catalog_id is None:
+        return rt.settings.walmart_base_url.rstrip("/") + "/"
+    url = target.url or target.key
+    return url if "//" in url else "https://" + url
+
+
 def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
     """One upstream fetch of the target with its source; 404/410 become not_found."""
+    client = hosts.http(rt)
     try:
         if target.source == "walmart" and target.catalog_id is None:
             return walmart.fetch_product(
-                rt.http, base_url=rt.settings.walmart_base_url, item_id=target.key
+                client, base_url=rt.settings.walmart_base_url, item_id=target.key
             )
         return registry.fetch_product(
-            rt.http, target.source, target.url or target.key, allowed_domains=target.domains
+            client, target.source, target.url or target.key, allowed_domains=target.domains
         )
     except HttpStatusError as exc:
         if exc.status in (404, 410):
@@ -57,9 +66,8 @@ def fetch_target(rt: Runtime, target: Target) -> ProductRecord:
 class ProductHandler:
     kind = "product"
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream:
         target = target_of_job(job)
-        host = target.domains[0] if target.domains else target.source
         per_second = rt.settings.politeness_per_second
         if job.get("catalog_id") is not None:
             with rt.engine.connect() as conn:
@@ -69,7 +77,7 @@ class ProductHandler:
                     )
                 ).scalar()
             per_second = own if own is not None else per_second
-        return rt.guards.polite_wait(host, per_second)
+        return Upstream(first_url(rt, target), per_second)
 
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         return fetch_target(rt, target_of_job(job))
@@ -95,25 +103,39 @@ class ProductHandler:
         params = job.get("params")
         if params is None:  # the sweeper passes a partial row
             with rt.engine.connect() as conn:
-                full = jobs.get(conn, job["id"])
-            params = (full or {}).get("params") or {}
+                job = jobs.get(conn, job["id"]) or job
+            params = job.get("params") or {}
         if params.get("source") and params.get("key"):
             rt.guards.leave_flight(Target(params["source"], params["key"]).flight, job["id"])
         product_flight.settle_ended(rt, job["id"])
         if job.get("org_id") is not None:
             jobs.release_slot(rt, job["org_id"], job["id"])
+        if params.get("hot"):
+            hot_ended(rt, job, status)
 
 
 HANDLER = ProductHandler()
 
 
 # hot products -----------------------------------------------------------------------------
+HOT_LOCK = 7_140_008  # pg advisory lock: never two hot passes at once, fleet-wide
+HOT_BACKOFF_MAX_SECONDS = 3600
+
+
 def refresh_hot(rt: Runtime) -> int:
-    """Beat: refresh products read often, before they go stale, at nobody's expense."""
+    """Beat: products read often are refreshed before they go stale, as ordinary `product`
+    jobs charged to nobody (no organization, no reservation) that run under the hosts'
+    politeness like any other. The pass only writes jobs, so it is short; an advisory lock
+    keeps a second beat (or a slow pass) from running beside it; a product whose refresh
+    failed waits `hot_retry_at` (doubling per failure); one with an open job is skipped."""
     s = rt.settings
     # Due now if it would be stale before the pass after next could reach it.
     ahead = max(s.ttl_price - 2 * s.hot_refresh_interval_seconds, 0)
-    with rt.engine.connect() as conn:
+    kind = rt.kinds["product"]
+    dispatches = []
+    with rt.engine.begin() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": HOT_LOCK}).scalar():
+            return 0
         rows = conn.execute(
             select(products)
             .where(
@@ -125,25 +147,65 @@ def refresh_hot(rt: Runtime) -> int:
                     products.c.price_fetched_at
                     < func.now() - text(f"make_interval(secs => {float(ahead)})")
                 ),
+                (products.c.hot_retry_at.is_(None)) | (products.c.hot_retry_at <= func.now()),
+                ~select(jobs_table.c.id)
+                .where(
+                    jobs_table.c.product_id == products.c.id,
+                    jobs_table.c.status.in_(("queued", "running")),
+                )
+                .exists(),
             )
             .order_by(products.c.price_fetched_at.nulls_first())
             .limit(s.hot_refresh_batch)
         ).all()
-        targets = [product_ids.target_of(conn, s, r) for r in rows]
-    refreshed = 0
-    for target in targets:
-        token = -random.randint(1, 2**31)  # not a job: followers of it fetch on their own
-        if rt.guards.join_flight(target.flight, token, s.lease_seconds) != token:
-            continue  # a request is fetching it right now
-        try:
-            record = fetch_target(rt, target)
-            with rt.engine.begin() as conn:
-                product_store.store_record(conn, target, record, job_id=None)
-            refreshed += 1
-        except SourceError as exc:
-            log.warning("hot refresh failed", extra={"target": target.flight, "reason": str(exc)})
-        finally:
-            rt.guards.leave_flight(target.flight, token)
-    if refreshed:
-        log.info("hot products refreshed", extra={"count": refreshed})
-    return refreshed
+        for row in rows:
+            target = product_ids.target_of(conn, s, row)
+            job_id = jobs.allocate_ids(conn)[0]
+            if rt.guards.join_flight(target.flight, job_id, s.lease_seconds) != job_id:
+                continue  # a request is fetching it right now
+            request_id = jobs.new_request_id()
+            jobs.insert(
+                conn,
+                kind,
+                id=job_id,
+                org_id=None,
+                max_attempts=s.max_attempts,
+                request_id=request_id,
+                product_id=row.id,
+                url=target.url,
+                catalog_id=target.catalog_id,
+                tokens_reserved=0,
+                params=target.params() | {"hot": True},
+            )
+            dispatches.append(rt.kinds.dispatch(job_id, "product", request_id))
+    if dispatches:
+        # Not sent (the broker away)? The sweeper sends queued jobs nobody sent.
+        jobs.publish_after_commit(rt, dispatches)
+        log.info("hot products queued", extra={"count": len(dispatches)})
+    return len(dispatches)
+
+
+def hot_ended(rt: Runtime, job: dict[str, Any], status: str) -> None:
+    """A hot refresh ended: success clears the product's backoff, failure doubles it."""
+    if job.get("product_id") is None:
+        return
+    with rt.engine.begin() as conn:
+        if status == "completed":
+            conn.execute(
+                update(products)
+                .where(products.c.id == job["product_id"])
+                .values(hot_failures=0, hot_retry_at=None)
+            )
+        elif status == "failed":
+            conn.execute(
+                text(
+                    "UPDATE products SET hot_failures = hot_failures + 1, hot_retry_at = now() + "
+                    "make_interval(secs => LEAST(:base * power(2, hot_failures), :cap)) "
+                    "WHERE id = :id"
+                ),
+                {
+                    "id": job["product_id"],
+                    "base": rt.settings.hot_refresh_interval_seconds,
+                    "cap": HOT_BACKOFF_MAX_SECONDS,
+                },
+            )

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, func, text
 from sqlalchemy.dialects.postgresql import insert
 
-from freshet.runtime import Runtime
+from freshet import hosts
+from freshet.runtime import Runtime, Upstream
 from sources import amazon_reviews
 from store.tables import review_products
 
@@ -18,14 +19,14 @@ from store.tables import review_products
 class ReviewHandler:
     kind = "reviews"
 
-    def wait_before(self, rt: Runtime, job: dict[str, Any]) -> float:
-        return rt.guards.polite_wait(
-            f"amazon:{job['marketplace']}", rt.settings.politeness_per_second
-        )
+    def upstream(self, rt: Runtime, job: dict[str, Any]) -> Upstream:
+        # The first page's host; every later page is admitted on its own by the job's client.
+        base = rt.settings.amazon_base_url.replace("{marketplace}", job["marketplace"])
+        return Upstream(base.rstrip("/") + "/", rt.settings.politeness_per_second)
 
     def fetch(self, rt: Runtime, job: dict[str, Any]) -> Any:
         return amazon_reviews.fetch_reviews(
-            rt.http,
+            hosts.http(rt),
             job["asin"],
             job["marketplace"],
             base_url=rt.settings.amazon_base_url,

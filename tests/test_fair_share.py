@@ -1,0 +1,188 @@
+"""Fair share between organizations (issue #14 item 1): the dispatcher's order over Postgres,
+the sweeper leaving that order alone, a small batch behind another organization's backlog
+with real workers and the simulator at 200 ms, and queue order within a worker."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from freshet import jobs
+from freshet.jobs import lifecycle
+from freshet.jobs.sweeper import redispatch
+from tests.factories import make_catalog, make_tenant
+
+WINDOW = 8
+
+
+@pytest.fixture
+def settings(base_settings):
+    return base_settings.with_overrides(fair_share_window=WINDOW)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def publish(self, dispatches) -> None:
+        self.sent += [d.job_id for d in dispatches]
+
+
+@pytest.fixture
+def published(rt, monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(rt, "publisher", recorder)
+    return recorder
+
+
+def _queue_jobs(engine, rt, org_id: int, n: int) -> list[int]:
+    with engine.begin() as conn:
+        ids = lifecycle.allocate_ids(conn, n)
+        for i in ids:
+            lifecycle.insert(
+                conn,
+                rt.kinds["batch_target"],
+                id=i,
+                org_id=org_id,
+                max_attempts=3,
+                url=f"http://127.0.0.1:9/p/{i}",
+                params={"source": "jsonld", "domains": ["127.0.0.1:9"]},
+            )
+    return ids
+
+
+def _orgs_of(engine, ids: list[int]) -> Counter:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT org_id FROM jobs WHERE id = ANY(:ids)"), {"ids": ids}
+        ).all()
+    return Counter(r.org_id for r in rows)
+
+
+def test_the_window_is_shared_in_turn_and_by_weight(engine, rt, published):
+    a, b = make_tenant(engine), make_tenant(engine)
+    _queue_jobs(engine, rt, a.org_id, 20)  # A's backlog is older
+    _queue_jobs(engine, rt, b.org_id, 3)
+    assert jobs.dispatch_fair(rt) == WINDOW
+    assert _orgs_of(engine, published.sent) == {a.org_id: 5, b.org_id: 3}  # in turn
+    assert jobs.dispatch_fair(rt) == 0  # the window is full: nothing more reaches the broker
+
+    heavy = make_tenant(engine, fair_share_weight=3)
+    with engine.begin() as conn:  # A's places free up
+        conn.execute(
+            text("UPDATE jobs SET status = 'completed' WHERE id = ANY(:ids)"),
+            {"ids": published.sent},
+        )
+    _queue_jobs(engine, rt, heavy.org_id, 20)
+    published.sent.clear()
+    assert jobs.dispatch_fair(rt) == WINDOW
+    # A holds 0 of 15 waiting, heavy 0 of 20 at weight 3: heavy gets three places to A's one
+    assert _orgs_of(engine, published.sent) == {a.org_id: 2, heavy.org_id: 6}
+
+
+def test_jobs_parked_by_their_host_hold_back_only_their_own_organization(engine, rt, published):
+    a, b = make_tenant(engine), make_tenant(engine)
+    parked = _queue_jobs(engine, rt, a.org_id, WINDOW)
+    with engine.begin() as conn:  # A's jobs wait 30 s for a paused host
+        lifecycle.mark_dispatched(conn, parked, delay=30)
+    _queue_jobs(engine, rt, a.org_id, 5)
+    _queue_jobs(engine, rt, b.org_id, 2)
+    jobs.dispatch_fair(rt)
+    assert _orgs_of(engine, published.sent) == {b.org_id: 2}  # A is at its share already
+
+
+def test_the_sweeper_hands_lost_fair_share_jobs_back_instead_of_publishing_them(
+    engine, rt, published
+):
+    a = make_tenant(engine)
+    waiting = _queue_jobs(engine, rt, a.org_id, 30)
+    lost = waiting[:3]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET created_at = now() - interval '1 hour'"))
+        conn.execute(
+            text("UPDATE jobs SET dispatched_at = now() - interval '1 hour' WHERE id = ANY(:i)"),
+            {"i": lost},
+        )
+    assert redispatch(rt, 500) == 3
+    assert published.sent == []  # the 27 never sent stay with the dispatcher, in order
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM jobs WHERE dispatched_at IS NULL AND id = ANY(:i)"),
+                {"i": lost},
+            ).scalar()
+            == 3
+        )
+    assert jobs.dispatch_fair(rt) == WINDOW
+    assert published.sent[:3] == lost  # first in line for their organization again
+
+
+@pytest.mark.e2e
+def test_a_small_batch_behind_another_organizations_backlog_starts_at_once(
+    client, engine, worker, simulator
+):
+    requests.put(simulator.url + "/_sim/faults", json={"latency_ms": 200}, timeout=5)
+    make_catalog(engine, "fair", "jsonld", [f"{simulator.host}/sites/fair"])
+    a = make_tenant(engine, catalogs=["fair"], monthly_tokens=10_000)
+    b = make_tenant(engine, catalogs=["fair"])
+    base = f"{simulator.url}/sites/fair/p/"
+    big = client.post(
+        "/v1/products/refresh",
+        json={"targets": [{"url": f"{base}a-{i}"} for i in range(300)]},
+        headers=a.headers,
+    )
+    assert big.status_code == 202
+    time.sleep(2.0)  # A's backlog is flowing
+    submitted = time.monotonic()
+    small = client.post(
+        "/v1/products/refresh", json={"targets": [{"url": f"{base}b-0"}]}, headers=b.headers
+    ).get_json()
+    waited = None
+    while time.monotonic() - submitted < 20:
+        wf = client.get(f"/v1/workflows/{small['workflowId']}", headers=b.headers).get_json()
+        if wf["status"] == "completed":
+            waited = time.monotonic() - submitted
+            break
+        time.sleep(0.05)
+    with engine.connect() as conn:
+        a_done = conn.execute(
+            text("SELECT count(*) FROM jobs WHERE org_id = :o AND status = 'completed'"),
+            {"o": a.org_id},
+        ).scalar()
+    print(f"\nB's one target completed {waited}s after submission; A had {a_done}/300 done")
+    assert waited is not None and waited < 5.0, waited
+    assert a_done < 250  # B did not simply wait for A's backlog to end
+    client.post(f"/v1/workflows/{big.get_json()['workflowId']}/cancel", headers=a.headers)
+
+
+@pytest.mark.e2e
+def test_a_worker_takes_interactive_before_reviews_before_batch(celery_app):
+    from celery.contrib.testing.worker import start_worker
+
+    seen: list[str] = []
+
+    @celery_app.task(name="tests.queue_probe")
+    def probe(label: str) -> None:
+        seen.append(label)
+
+    for queue in ("batch", "reviews", "interactive"):  # the least urgent sent first
+        for i in range(3):
+            probe.apply_async(args=[f"{queue}-{i}"], queue=queue)
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=1,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        queues=["interactive", "reviews", "batch", "default"],
+    ):
+        deadline = time.monotonic() + 20
+        while len(seen) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [s.split("-")[0] for s in seen] == ["interactive"] * 3 + ["reviews"] * 3 + [
+        "batch"
+    ] * 3, seen
