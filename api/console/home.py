@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import redis
 from flask import current_app, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.auth import runtime
 from api.console import session
 from api.console.base import bp, page, posted, principal
-from freshet import accounts, jobs
+from freshet import accounts, hosts, jobs
 from freshet.errors import NotFoundError
 
 LOGIN_TTL = 3600
@@ -39,7 +40,7 @@ def index() -> Any:
             failed, _ = jobs.list_jobs(
                 conn, None, status="failed", within=dt.timedelta(days=1), limit=FAILED_ON_HOME
             )
-        context |= {"queues": queue_depths(), "failed": failed}
+        context |= {"queues": queue_depths(), "failed": failed, "hosts": host_politeness()}
     return page("home.html", **context)
 
 
@@ -96,6 +97,15 @@ def _bar(label: str, used: int, limit: int) -> dict[str, Any]:
     used = max(int(used), 0)
     pct = min(100, round(100 * used / limit)) if limit > 0 else 100
     return {"label": label, "used": used, "limit": limit, "pct": pct}
+
+
+def host_politeness() -> list[dict[str, Any]] | None:
+    """Each upstream host's adaptive politeness (rate, ceiling, pause), from Redis; None when
+    Redis cannot be read."""
+    try:
+        return hosts.host_states(runtime())
+    except redis.RedisError:
+        return None
 
 
 def queue_depths() -> dict[str, Any] | None:

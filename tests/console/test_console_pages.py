@@ -193,3 +193,17 @@ def test_a_customer_sees_its_monitor_and_another_organization_does_not(app, engi
     sign_in(other, theirs.key)
     assert monitor_id not in other.get("/console/monitors").get_data(as_text=True)
     assert other.get(f"/console/monitors/{monitor_id}").status_code == 404
+
+
+def test_an_operator_sees_the_hosts_politeness_state(app, engine, rt):
+    from freshet import hosts
+
+    hosts.admit(rt, hosts.Upstream("http://shop.example.test:8123/p/1", 5.0))
+    op = make_operator(engine)
+    client = app.test_client()
+    sign_in(client, op.key)
+    home = client.get("/console").get_data(as_text=True)
+    assert 'id="hosts"' in home and "shop.example.test:8123" in home
+    customer = app.test_client()
+    sign_in(customer, make_tenant(engine).key)
+    assert 'id="hosts"' not in customer.get("/console").get_data(as_text=True)
