@@ -160,7 +160,9 @@ def test_a_small_batch_behind_another_organizations_backlog_starts_at_once(
 
 
 @pytest.mark.e2e
-def test_a_worker_takes_interactive_before_reviews_before_batch(celery_app):
+def test_a_worker_takes_interactive_before_reviews_before_batch(celery_app, redis_broker):
+    """On the Redis broker (BRPOP in priority order); RabbitMQ's quorum queues have no such
+    order (README, "Many tenants on one fleet")."""
     from celery.contrib.testing.worker import start_worker
 
     seen: list[str] = []
