@@ -557,7 +557,7 @@ class Bench:
 
         self.main_worker()
         path, headers = self._spread_lookups(1)[0]
-        d = scale.big_database(self, path, headers)
+        d = scale.big_database(self, path, headers, self.batch_tenant())
         self.data["big_database"] = d
         for key, what in (
             ("sweep_s", "sweeper pass"),
