@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import redis
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -61,6 +62,7 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(psycopg.OperationalError)  # a statement run straight on the driver
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def _unavailable(err: Exception) -> Response:

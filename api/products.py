@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import ValidationError
@@ -24,9 +26,15 @@ PRODUCT_ID = {"minLength": 1, "maxLength": 2048, "pattern": "\\S", "example": "1
 _ERRORS = {s: ErrorSchema for s in (400, 401, 402, 404, 409, 429, 500, 502, 503, 504)}
 
 
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return dict(_query.load({}))
+
+
 def _options(full_refresh: bool) -> LookupOptions:
     try:
-        q = _query.load(request.args)
+        # No query string (the common lookup): the schema's defaults, loaded once.
+        q = _query.load(request.args) if request.args else _defaults()
     except ValidationError as exc:
         raise BadRequest(
             f"Invalid query parameters: {exc.messages}", title="Invalid request"

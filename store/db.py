@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -49,6 +53,29 @@ def make_statement_engine(
         isolation_level="AUTOCOMMIT",
         connect_args={"connect_timeout": 5, "prepare_threshold": 1, "options": options},
     )
+
+
+def fetch_prepared(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any | None:
+    """One statement on a statement engine's pooled connection, straight through psycopg:
+    prepared on the server once per connection, no SQLAlchemy compile or result machinery,
+    the row as a named tuple. For the hottest reads and one-statement writes.
+
+    Not retried: a write whose connection died may have committed. A dead connection makes
+    the whole pool start afresh (as SQLAlchemy does on a disconnect), so the next call works.
+    """
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(sql, params, prepare=True)
+            return cur.fetchone()
+    except psycopg.OperationalError:
+        raw.invalidate()
+        engine.dispose(close=False)
+        raise
+    finally:
+        raw.close()
 
 
 def alembic_config(database_url: str) -> Config:

@@ -321,6 +321,26 @@ def test_base_lookup_costs_one_token_and_leaves_paid_parts_empty(client, engine,
     assert tokens_used(engine) == 1
 
 
+def test_every_read_counts_until_hot_then_at_most_one_a_second(client, engine, settings):
+    """The read count decides hotness only: exact up to the threshold, then a hot product's
+    concurrent readers do not each rewrite its row (each is still charged)."""
+    t = make_tenant(engine)
+    store(engine, settings)
+    threshold = settings.hot_reads_threshold
+    for _ in range(threshold + 5):
+        assert client.get("/v1/products/19667262713", headers=t.headers).status_code == 200
+    with engine.connect() as conn:
+        reads = conn.execute(text("SELECT reads FROM products")).scalar()
+        charges = conn.execute(text("SELECT count(*) FROM ledger WHERE kind = 'charge'")).scalar()
+    assert charges == threshold + 5 and tokens_used(engine) == threshold + 5
+    assert threshold <= reads < threshold + 5  # the rest fell within a second of the last
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE products SET last_read_at = now() - interval '2 seconds'"))
+    assert client.get("/v1/products/19667262713", headers=t.headers).status_code == 200
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reads FROM products")).scalar() == reads + 1
+
+
 @pytest.mark.parametrize("alias", ["include_offers", "include_reviews", "include_offers_reviews"])
 def test_offers_reviews_aliases_cost_five_more(client, engine, settings, alias):
     t = make_tenant(engine)

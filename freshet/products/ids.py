@@ -211,15 +211,10 @@ def resolve(
     retailer: str = DEFAULT_RETAILER,
 ) -> tuple[Any | None, Target]:
     """(the stored product or None, what to fetch). NotFoundError when neither exists."""
-    if ident.kind == "item_id" or (ident.kind == "url" and _walmart_item(settings, ident.value)):
-        item_id = ident.value if ident.kind == "item_id" else _walmart_item(settings, ident.value)
-        if retailer != DEFAULT_RETAILER:
-            raise NotFoundError(
-                f"Item ids are served from walmart only, not {retailer!r}; "
-                "drop retailer= or pass the product's URL."
-            )
+    item_id = walmart_item_of(settings, ident, retailer)
+    if item_id is not None:
         row = conn.execute(_BY_KEY, {"source": "walmart", "key": item_id}).first()
-        return row, walmart_target(settings, str(item_id))
+        return row, walmart_target(settings, item_id)
 
     # Item ids need no grant; everything else is looked up among the granted catalogs.
     granted = accounts.granted_catalogs(conn, principal.org_id, principal.plan)
@@ -248,6 +243,25 @@ def resolve(
             "its Walmart item id (format=item_id) or product URL, then this code works too."
         )
     return found[0], target_of(conn, settings, found[0])
+
+
+def walmart_item_of(
+    settings: Settings, ident: Identifier, retailer: str = DEFAULT_RETAILER
+) -> str | None:
+    """The Walmart item id an identifier names (an item id, or a Walmart item-page URL), or
+    None when it names something else. Item ids need no catalog grant."""
+    if ident.kind == "item_id":
+        item_id: str | None = ident.value
+    elif ident.kind == "url":
+        item_id = _walmart_item(settings, ident.value)
+    else:
+        item_id = None
+    if item_id is not None and retailer != DEFAULT_RETAILER:
+        raise NotFoundError(
+            f"Item ids are served from walmart only, not {retailer!r}; "
+            "drop retailer= or pass the product's URL."
+        )
+    return item_id
 
 
 def _walmart_item(settings: Settings, url: str) -> str | None:

@@ -9,6 +9,7 @@ share one upstream call (freshet/product_flight.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from freshet.products import flight as product_flight
 from freshet.products import ids as product_ids
 from freshet.products import store as product_store
 from freshet.products.ids import Target
-from freshet.products.view import LookupOptions, answer, needs_fetch
+from freshet.products.view import LookupOptions, answer, fresh_limits, needs_fetch
 from freshet.runtime import Runtime
 from guards import Admission
 from schemas.jobs import STATUS_WORDS
@@ -62,9 +63,16 @@ def lookup(
     meter = meter or Meter()
     ident = product_ids.parse(raw_id, opts.format)
     _admit(rt, principal, opts, meter)
-    row, target = _resolve(rt, principal, ident, opts)
-    if row is not None and not needs_fetch(row, opts, rt.settings):
-        return _from_cache(rt, principal, row, opts, request_id, meter)
+    item_id = product_ids.walmart_item_of(rt.settings, ident, opts.retailer)
+    if item_id is not None:
+        row, cached = _by_item_id(rt, principal, item_id, opts, request_id, meter)
+        if cached is not None:
+            return cached
+        target = product_ids.walmart_target(rt.settings, item_id)
+    else:
+        row, target = _resolve(rt, principal, ident, opts)
+        if row is not None and not needs_fetch(row, opts, rt.settings):
+            return _from_cache(rt, principal, row, opts, request_id, meter)
     job_id = _submit(rt, principal, target, row, opts, request_id, meter, idem)
     return _await(rt, principal, job_id, opts, meter)
 
@@ -117,37 +125,77 @@ def _payment_required(cost: int, left: int) -> PaymentRequired:
     )
 
 
-def _from_cache(
-    rt: Runtime, principal: Principal, row: Any, opts: LookupOptions, request_id: str, meter: Meter
-) -> Outcome:
-    """The charge, the read count and the history in one statement on the statement engine
-    (one round trip, no BEGIN/COMMIT; committed asynchronously when so configured)."""
-    cost, limit = opts.cost, principal.plan.monthly_tokens
-    period = accounts.current_period()
+def _by_item_id(
+    rt: Runtime,
+    principal: Principal,
+    item_id: str,
+    opts: LookupOptions,
+    request_id: str,
+    meter: Meter,
+) -> tuple[Any | None, Outcome | None]:
+    """(the stored product or None, the cached answer or None: it must be fetched). Finding
+    the product, deciding it is fresh, the charge, the read count and the history are one
+    prepared statement on the statement engine: one round trip for a cached answer."""
+    period, limits = accounts.current_period(), fresh_limits(opts, rt.settings)
 
-    def charge() -> tuple[int | None, list[dict[str, Any]], dict[str, Any]]:
-        with rt.statements.connect() as conn:
-            return product_store.charge_and_read(
-                conn,
-                org_id=principal.org_id,
-                period=period,
-                cost=cost,
-                limit=limit,
-                request_id=request_id,
-                product_id=row.id,
-            )
+    def run() -> Any:
+        return product_store.cached_by_key(
+            rt.statements,
+            source="walmart",
+            key=item_id,
+            limits=limits,
+            full=opts.offers_reviews,
+            org_id=principal.org_id,
+            period=period,
+            cost=opts.cost,
+            limit=principal.plan.monthly_tokens,
+            request_id=request_id,
+            hot_reads=rt.settings.hot_reads_threshold,
+        )
 
-    used_after, history, stats = charge()
-    if used_after is None:
+    row = _charged(rt, principal, opts.cost, meter, run, lambda r: r.id is None or not r.fresh)
+    if row.id is None:
+        return None, None
+    if row.used is None:  # stale: the refresh starts from it
+        return row, None
+    history, stats = product_store.history_of(row)
+    return row, _cached_answer(row, opts, history, stats, meter)
+
+
+def _charged(
+    rt: Runtime,
+    principal: Principal,
+    cost: int,
+    meter: Meter,
+    charge: Callable[[], Any],
+    uncharged: Callable[[Any], bool] = lambda _: False,
+) -> Any:
+    """Run a charging statement whose row has `used` (the month's tokens after the charge,
+    NULL when nothing was written). NULL for want of the month's row: create it, once more;
+    still NULL: 402. A row `uncharged` says needs no charge at all is returned as it is."""
+    row = charge()
+    if row.used is None and not uncharged(row):
         # Over the limit, or the month's row is missing: ensure the row, then once more.
         with rt.engine.begin() as conn:
-            accounts.ensure_period(conn, principal.org_id, period)
-        used_after, history, stats = charge()
-    if used_after is None:
-        with rt.engine.connect() as conn:
-            meter.tokens_remaining = tokens_left(conn, principal)
-        raise _payment_required(cost, meter.tokens_remaining)
-    meter.tokens_remaining = max(limit - used_after, 0)
+            accounts.ensure_period(conn, principal.org_id, accounts.current_period())
+        row = charge()
+        if row.used is None and not uncharged(row):
+            with rt.engine.connect() as conn:
+                meter.tokens_remaining = tokens_left(conn, principal)
+            raise _payment_required(cost, meter.tokens_remaining)
+    if row.used is not None:
+        meter.tokens_remaining = max(principal.plan.monthly_tokens - int(row.used), 0)
+    return row
+
+
+def _cached_answer(
+    row: Any,
+    opts: LookupOptions,
+    history: list[dict[str, Any]],
+    stats: dict[str, Any],
+    meter: Meter,
+) -> Outcome:
+    assert meter.tokens_remaining is not None
     return Outcome(
         200,
         answer(
@@ -155,11 +203,36 @@ def _from_cache(
             opts,
             history=history,
             stats=stats,
-            tokens_consumed=cost,
+            tokens_consumed=opts.cost,
             tokens_remaining=meter.tokens_remaining,
             cached=True,
         ),
     )
+
+
+def _from_cache(
+    rt: Runtime, principal: Principal, row: Any, opts: LookupOptions, request_id: str, meter: Meter
+) -> Outcome:
+    """The charge, the read count and the history in one statement on the statement engine
+    (one round trip, no BEGIN/COMMIT; committed asynchronously when so configured)."""
+    period = accounts.current_period()
+
+    def charge() -> Any:
+        with rt.statements.connect() as conn:
+            return product_store.charge_and_read(
+                conn,
+                org_id=principal.org_id,
+                period=period,
+                cost=opts.cost,
+                limit=principal.plan.monthly_tokens,
+                request_id=request_id,
+                product_id=row.id,
+                hot_reads=rt.settings.hot_reads_threshold,
+            )
+
+    charged = _charged(rt, principal, opts.cost, meter, charge)
+    history, stats = product_store.history_of(charged)
+    return _cached_answer(row, opts, history, stats, meter)
 
 
 def _submit(

@@ -7,11 +7,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, text, update
+from sqlalchemy import Connection, Engine, and_, case, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from freshet.products.ids import Target, by_id
 from sources.record import ProductRecord
+from store.db import fetch_prepared
 from store.tables import price_observations, products
 
 HISTORY_DAYS = 30
@@ -102,7 +103,10 @@ _HISTORY_COLUMNS = """
 
 # A cached answer's whole write and read in one statement, compiled once: take the month's
 # tokens (conditionally), write the ledger charge, count the read — each only if the take
-# succeeded — and read the product's history back. `used` is NULL when the tokens do not
+# succeeded — and read the product's history back. The read count is what makes a product
+# hot (products.worker.refresh_hot): exact up to the threshold `hot`, then a hot product's
+# read is marked at most once a second, so its many concurrent readers do not queue on its
+# row lock. `used` is NULL when the tokens do not
 # suffice or the month has no row yet; then nothing at all was written.
 _CHARGE_CTES = """
 upd AS (
@@ -114,11 +118,102 @@ led AS (
   SELECT :org, :period, NULL, :rid, 'tokens', 'charge', :cost FROM upd),
 rd AS (
   UPDATE products SET reads = reads + 1, last_read_at = now()
-  WHERE id = :pid AND EXISTS (SELECT 1 FROM upd)),"""
+  WHERE id = :pid AND EXISTS (SELECT 1 FROM upd)
+    AND (reads < :hot OR last_read_at < now() - interval '1 second')),"""
 # Constant pieces only (no value is ever formatted into them), so S608 does not apply.
-_USED = "\nSELECT (SELECT tokens_used FROM upd) AS used,"
-CHARGE_AND_READ = text("WITH" + _CHARGE_CTES + _HISTORY_CTES + _USED + _HISTORY_COLUMNS)
+_USED = ",\n       (SELECT tokens_used FROM upd) AS used"  # last: the writes after the reads
+CHARGE_AND_READ = text(
+    "WITH" + _CHARGE_CTES + _HISTORY_CTES + "\nSELECT" + _HISTORY_COLUMNS + _USED
+)
 READ = text("WITH" + _HISTORY_CTES + "\nSELECT" + _HISTORY_COLUMNS)
+
+
+# The cached answer of an item-id lookup, whole, in one statement (psycopg placeholders,
+# prepared once per connection): find the product by its key, decide in the database whether
+# every field class the answer reads is fresh enough (`fresh`), and only then take the
+# tokens, write the ledger charge, count the read and read the history back. The product's
+# columns come back either way (NULL when unknown): a stale one is what the refresh starts
+# from. `used` is NULL when nothing was charged (stale, out of tokens, no month row yet).
+# The writes come last (`used` ends the select list; the other writes run when the query
+# is done): the history is read before the org's month row and the product row are locked,
+# so one organization's concurrent reads hold those row locks only for the writes.
+CACHED_BY_KEY = """WITH
+p AS (
+  SELECT id, source, key, url, catalog_id, item_id, data, fetched_at,
+         extract(epoch FROM now() - price_fetched_at) AS price_age,
+         extract(epoch FROM now() - offers_fetched_at) AS offers_age,
+         extract(epoch FROM now() - reviews_fetched_at) AS reviews_age,
+         extract(epoch FROM now() - static_fetched_at) AS static_age
+  FROM products WHERE source = %(source)s AND key = %(key)s),
+ok AS (
+  SELECT id FROM p
+  WHERE data IS NOT NULL AND price_age <= %(price_limit)s AND static_age <= %(static_limit)s
+    AND (NOT %(full)s OR (offers_age <= %(offers_limit)s AND reviews_age <= %(reviews_limit)s))),
+upd AS (
+  UPDATE usage_periods SET tokens_used = tokens_used + %(cost)s
+  WHERE org_id = %(org)s AND period = %(period)s AND tokens_used + %(cost)s <= %(limit)s
+    AND EXISTS (SELECT 1 FROM ok)
+  RETURNING tokens_used),
+led AS (
+  INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
+  SELECT %(org)s, %(period)s, NULL, %(rid)s, 'tokens', 'charge', %(cost)s FROM upd),
+rd AS (
+  UPDATE products SET reads = reads + 1, last_read_at = now()
+  WHERE id = (SELECT id FROM ok) AND EXISTS (SELECT 1 FROM upd)
+    AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')),
+obs AS (
+  SELECT observed_at, price, id FROM price_observations
+  WHERE product_id = (SELECT id FROM ok)
+    AND observed_at > now() - make_interval(days => %(days)s)),
+last AS (SELECT observed_at, price, id FROM obs ORDER BY observed_at DESC, id DESC LIMIT %(n)s)
+SELECT p.*, EXISTS (SELECT 1 FROM ok) AS fresh,
+       (SELECT array_agg(observed_at ORDER BY observed_at, id) FROM last) AS at,
+       (SELECT array_agg(price ORDER BY observed_at, id) FROM last) AS prices,
+       (SELECT min(price) FROM obs) AS low,
+       (SELECT max(price) FROM obs) AS high,
+       (SELECT round(avg(price), 2) FROM obs) AS avg,
+       (SELECT tokens_used FROM upd) AS used
+FROM (VALUES (1)) AS one (x) LEFT JOIN p ON true"""
+
+
+def cached_by_key(
+    engine: Engine,
+    *,
+    source: str,
+    key: str,
+    limits: dict[str, float],
+    full: bool,
+    org_id: int,
+    period: dt.date,
+    cost: int,
+    limit: int,
+    request_id: str,
+    hot_reads: int,
+) -> Any:
+    """The row of CACHED_BY_KEY: the product's columns (`id` None when unknown), `fresh`,
+    `used` and the history columns. `limits` holds each field class's maximum age in
+    seconds (price, static, offers, reviews); a negative one means "never fresh" (forced)."""
+    return fetch_prepared(
+        engine,
+        CACHED_BY_KEY,
+        {
+            "source": source,
+            "key": key,
+            "price_limit": limits["price"],
+            "static_limit": limits["static"],
+            "offers_limit": limits["offers"],
+            "reviews_limit": limits["reviews"],
+            "full": full,
+            "org": org_id,
+            "period": period,
+            "cost": cost,
+            "limit": limit,
+            "rid": request_id,
+            "hot": hot_reads,
+            "days": HISTORY_DAYS,
+            "n": HISTORY_MAX_POINTS,
+        },
+    )
 
 
 def charge_and_read(
@@ -130,9 +225,11 @@ def charge_and_read(
     limit: int,
     request_id: str,
     product_id: Any,
-) -> tuple[int | None, list[dict[str, Any]], dict[str, Any]]:
-    """(the month's token use after the charge, or None: nothing written; history; stats)."""
-    row = conn.execute(
+    hot_reads: int,
+) -> Any:
+    """The row of CHARGE_AND_READ: `used`, the month's token use after the charge (None:
+    nothing written), and the history columns (history_of)."""
+    return conn.execute(
         CHARGE_AND_READ,
         {
             "org": org_id,
@@ -141,12 +238,11 @@ def charge_and_read(
             "limit": limit,
             "rid": request_id,
             "pid": product_id,
+            "hot": hot_reads,
             "days": HISTORY_DAYS,
             "n": HISTORY_MAX_POINTS,
         },
     ).one()
-    points, stats = _history_of(row)
-    return (None if row.used is None else int(row.used)), points, stats
 
 
 def history(conn: Connection, product_id: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -154,10 +250,11 @@ def history(conn: Connection, product_id: Any) -> tuple[list[dict[str, Any]], di
     row = conn.execute(
         READ, {"pid": product_id, "days": HISTORY_DAYS, "n": HISTORY_MAX_POINTS}
     ).one()
-    return _history_of(row)
+    return history_of(row)
 
 
-def _history_of(row: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def history_of(row: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(points, stats) of a row carrying the history columns (at, prices, low, high, avg)."""
     points = [
         {
             "date": at.date().isoformat(),

@@ -16,6 +16,8 @@ from sources.record import ProductRecord
 
 BASE_COST, OFFERS_REVIEWS_COST, FORCE_COST = 1, 5, 3
 WALMART_ITEM_URL = "https://www.walmart.com/ip/{item_id}"
+# Each class of a product's fields ages on its own; every answer reads the first two.
+FIELD_CLASSES = ("price", "static", "offers", "reviews")
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,28 @@ class LookupOptions:
         return dataclasses.replace(self, below_ttl=below)
 
 
+def fresh_limits(opts: LookupOptions, settings: Settings) -> dict[str, float]:
+    """The oldest each field class may be (seconds) for the cache to answer; -1 when forced.
+    Offers and reviews count only when the answer includes them."""
+    if opts.force:
+        return dict.fromkeys(FIELD_CLASSES, -1.0)
+    ttls = {
+        "price": settings.ttl_price,
+        "static": settings.ttl_static,
+        "offers": settings.ttl_price,
+        "reviews": settings.ttl_reviews,
+    }
+    return {k: float(opts.max_age if opts.max_age is not None else t) for k, t in ttls.items()}
+
+
 def needs_fetch(row: Any | None, opts: LookupOptions, settings: Settings) -> bool:
     """True when the stored product cannot answer: missing, forced, or a field class too old."""
     if row is None or row.data is None or opts.force:
         return True
-    classes = [("price", settings.ttl_price), ("static", settings.ttl_static)]
-    if opts.offers_reviews:
-        classes += [("offers", settings.ttl_price), ("reviews", settings.ttl_reviews)]
-    for name, ttl in classes:
+    limits = fresh_limits(opts, settings)
+    for name in FIELD_CLASSES if opts.offers_reviews else FIELD_CLASSES[:2]:
         age = getattr(row, f"{name}_age")
-        limit = opts.max_age if opts.max_age is not None else ttl
-        if age is None or float(age) > limit:
+        if age is None or float(age) > limits[name]:
             return True
     return False
 
