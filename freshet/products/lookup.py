@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from freshet import accounts, idempotency, jobs
@@ -28,6 +28,7 @@ from freshet.products.view import LookupOptions, answer, fresh_limits, needs_fet
 from freshet.runtime import Runtime
 from guards import Admission
 from schemas.jobs import STATUS_WORDS
+from store.db import fetch_prepared
 
 
 @dataclass
@@ -248,37 +249,38 @@ def _submit(
     """Reserve the tokens, write the job and bind the Idempotency-Key to its 202 in one
     transaction; then lead or follow."""
     cost = opts.cost
-    with rt.engine.connect() as conn:
+    # One transaction from the id on: a refused slot or a failure rolls it all back.
+    with rt.engine.connect() as conn, conn.begin():
         job_id = jobs.allocate_ids(conn)[0]
-        conn.commit()
-    with jobs.concurrency_slot(rt, principal, "product", job_id), rt.engine.begin() as conn:
-        if not accounts.reserve(
-            conn,
-            org_id=principal.org_id,
-            resource="tokens",
-            amount=cost,
-            limit=principal.plan.monthly_tokens,
-            job_id=job_id,
-            request_id=request_id,
-        ):
-            meter.tokens_remaining = tokens_left(conn, principal)
-            raise _payment_required(cost, meter.tokens_remaining)  # rolls the job id back
-        jobs.insert(
-            conn,
-            rt.kinds["product"],
-            id=job_id,
-            org_id=principal.org_id,
-            max_attempts=rt.settings.max_attempts,
-            request_id=request_id,
-            product_id=row.id if row is not None else None,
-            url=target.url,
-            catalog_id=target.catalog_id,
-            tokens_reserved=cost,
-            params=target.params() | {"force": opts.force, "offersReviews": opts.offers_reviews},
-        )
-        if idem is not None:
-            left = tokens_left(conn, principal)
-            idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
+        with jobs.concurrency_slot(rt, principal, "product", job_id):
+            if not accounts.reserve(
+                conn,
+                org_id=principal.org_id,
+                resource="tokens",
+                amount=cost,
+                limit=principal.plan.monthly_tokens,
+                job_id=job_id,
+                request_id=request_id,
+            ):
+                meter.tokens_remaining = tokens_left(conn, principal)
+                raise _payment_required(cost, meter.tokens_remaining)  # rolls it all back
+            jobs.insert(
+                conn,
+                rt.kinds["product"],
+                id=job_id,
+                org_id=principal.org_id,
+                max_attempts=rt.settings.max_attempts,
+                request_id=request_id,
+                product_id=row.id if row is not None else None,
+                url=target.url,
+                catalog_id=target.catalog_id,
+                tokens_reserved=cost,
+                params=target.params()
+                | {"force": opts.force, "offersReviews": opts.offers_reviews},
+            )
+            if idem is not None:
+                left = tokens_left(conn, principal)
+                idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
         jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
@@ -288,11 +290,11 @@ def _submit(
     return job_id
 
 
+_JOB_STATE = "SELECT status, leader_job_id FROM jobs WHERE id = %(id)s"
+
+
 def _is_done(rt: Runtime, job_id: int) -> bool:
-    with rt.engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT status, leader_job_id FROM jobs WHERE id = :id"), {"id": job_id}
-        ).first()
+    row = fetch_prepared(rt.statements, _JOB_STATE, {"id": job_id})
     if row is None or row.status in jobs.TERMINAL:
         return True
     return row.leader_job_id is not None and product_flight.heal(rt, job_id)
@@ -311,33 +313,38 @@ def _await(
                 lambda: _is_done(rt, job_id),
                 poll_every=0.5,
             )
-    with rt.engine.begin() as conn:
-        job = jobs.get(conn, job_id)
-        assert job is not None
-        meter.tokens_remaining = tokens_left(conn, principal)
-        if job["status"] == "completed":
-            row = product_store.load(conn, job["product_id"])
-            if row is not None:
-                product_store.mark_read(conn, row.id)
-                history, stats = product_store.history(conn, row.id)
-                return Outcome(
-                    200,
-                    answer(
-                        row,
-                        opts,
-                        history=history,
-                        stats=stats,
-                        tokens_consumed=job["tokens_reserved"],
-                        tokens_remaining=meter.tokens_remaining,
-                        cached=False,
-                    ),
-                )
-    if job["status"] in ("failed", "cancelled", "completed"):
-        raise failure_of(job)
+    # The answer in one statement: the job, its product and history, the tokens left.
+    row = product_store.job_answer(
+        rt.statements,
+        job_id=job_id,
+        org_id=principal.org_id,
+        period=accounts.current_period(),
+        hot_reads=rt.settings.hot_reads_threshold,
+    )
+    assert row is not None  # the request wrote the job itself
+    meter.tokens_remaining = max(principal.plan.monthly_tokens - int(row.used or 0), 0)
+    if row.job_status == "completed" and row.id is not None:
+        history, stats = product_store.history_of(row)
+        return Outcome(
+            200,
+            answer(
+                row,
+                opts,
+                history=history,
+                stats=stats,
+                tokens_consumed=row.tokens_reserved,
+                tokens_remaining=meter.tokens_remaining,
+                cached=False,
+            ),
+        )
+    if row.job_status in ("failed", "cancelled", "completed"):
+        raise failure_of(
+            {"status": row.job_status, "error_code": row.error_code, "error": row.error}
+        )
     return Outcome(
         202,
         pending_body(
-            job_id, STATUS_WORDS[job["status"]], job["tokens_reserved"], meter.tokens_remaining
+            job_id, STATUS_WORDS[row.job_status], row.tokens_reserved, meter.tokens_remaining
         ),
     )
 

@@ -176,6 +176,55 @@ SELECT p.*, EXISTS (SELECT 1 FROM ok) AS fresh,
 FROM (VALUES (1)) AS one (x) LEFT JOIN p ON true"""
 
 
+# A product job's answer once it has run, in one statement: the job's state, its product with
+# the 30-day history (when it completed), the read counted as CACHED_BY_KEY counts it, and
+# the organization's tokens used this month.
+JOB_ANSWER = """WITH
+j AS (
+  SELECT id AS job_id, status AS job_status, tokens_reserved, error, error_code, product_id
+  FROM jobs WHERE id = %(job)s),
+p AS (
+  SELECT id, source, key, url, catalog_id, item_id, data, fetched_at FROM products
+  WHERE id = (SELECT product_id FROM j) AND (SELECT job_status FROM j) = 'completed'),
+rd AS (
+  UPDATE products SET reads = reads + 1, last_read_at = now()
+  WHERE id = (SELECT id FROM p)
+    AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')),
+obs AS (
+  SELECT observed_at, price, id FROM price_observations
+  WHERE product_id = (SELECT id FROM p)
+    AND observed_at > now() - make_interval(days => %(days)s)),
+last AS (SELECT observed_at, price, id FROM obs ORDER BY observed_at DESC, id DESC LIMIT %(n)s)
+SELECT j.job_id, j.job_status, j.tokens_reserved, j.error, j.error_code, p.*,
+       (SELECT array_agg(observed_at ORDER BY observed_at, id) FROM last) AS at,
+       (SELECT array_agg(price ORDER BY observed_at, id) FROM last) AS prices,
+       (SELECT min(price) FROM obs) AS low,
+       (SELECT max(price) FROM obs) AS high,
+       (SELECT round(avg(price), 2) FROM obs) AS avg,
+       (SELECT tokens_used FROM usage_periods WHERE org_id = %(org)s AND period = %(period)s)
+         AS used
+FROM j LEFT JOIN p ON true"""
+
+
+def job_answer(
+    engine: Engine, *, job_id: int, org_id: int, period: dt.date, hot_reads: int
+) -> Any | None:
+    """The row of JOB_ANSWER (None: no such job): job_status, tokens_reserved, error,
+    error_code, the product's columns (`id` None unless completed), history, `used`."""
+    return fetch_prepared(
+        engine,
+        JOB_ANSWER,
+        {
+            "job": job_id,
+            "org": org_id,
+            "period": period,
+            "hot": hot_reads,
+            "days": HISTORY_DAYS,
+            "n": HISTORY_MAX_POINTS,
+        },
+    )
+
+
 def cached_by_key(
     engine: Engine,
     *,
