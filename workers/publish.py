@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from celery import Celery
 
 from freshet.runtime import Message, Publisher
-from workers.brokers import countdown_for, is_amqp
+from workers.brokers import is_amqp
+from workers.fanout import publish_many
 
 
 class CeleryPublisher(Publisher):
@@ -15,19 +16,9 @@ class CeleryPublisher(Publisher):
         self.app = app
 
     def publish(self, dispatches: Sequence[Message]) -> None:
-        if not dispatches:
-            return
-        # One producer (one connection) for the whole list.
-        with self.app.producer_or_acquire() as producer:
-            for d in dispatches:
-                self.app.send_task(
-                    d.task_name,
-                    args=[d.job_id],
-                    queue=d.queue,
-                    producer=producer,
-                    countdown=countdown_for(self.app.conf.broker_url or "", d.countdown),
-                    headers={"request_id": d.request_id or ""},
-                )
+        # Pre-serialized through one producer (workers/fanout.py): one message costs one
+        # LPUSH, without send_task's routing lookups, signals and sent event.
+        publish_many(self.app, dispatches)
 
 
 class DurableCeleryPublisher(CeleryPublisher):

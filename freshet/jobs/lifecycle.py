@@ -234,25 +234,33 @@ def ended_among(conn: Connection, job_ids: list[int]) -> set[int]:
     return {i for i, st in statuses(conn, job_ids).items() if st in TERMINAL}
 
 
-def publish_after_commit(rt: Runtime, dispatches: list[Dispatch]) -> bool:
-    """Publish committed jobs; a failure is logged and left to the sweeper, never raised."""
+def publish_after_commit(rt: Runtime, dispatches: list[Dispatch], *, marked: bool = False) -> bool:
+    """Publish committed jobs; a failure is logged and left to the sweeper, never raised.
+    `marked`: the jobs were inserted with `dispatched_at` set (the publish recorded in the
+    submit, no second transaction); a failed publish clears it so the sweeper sends them."""
+    ids = [d.job_id for d in dispatches]
     try:
         rt.publisher.publish(dispatches)
     except Exception:
-        log.exception(
-            "publish failed; the sweeper will send these jobs",
-            extra={"job_ids": [d.job_id for d in dispatches]},
-        )
+        log.exception("publish failed; the sweeper will send these jobs", extra={"job_ids": ids})
+        if marked:
+            try:
+                with rt.engine.begin() as conn:
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id.in_(ids), jobs.c.status == "queued")
+                        .values(dispatched_at=None)
+                    )
+            except Exception:  # then the sweeper sends them as "lost" after its longer wait
+                log.warning("could not unmark jobs", exc_info=True, extra={"job_ids": ids})
         return False
+    if marked:
+        return True
     try:
         with rt.engine.begin() as conn:
-            mark_dispatched(conn, [d.job_id for d in dispatches])
+            mark_dispatched(conn, ids)
     except Exception:
         # The jobs are committed and sent: the caller must hear 202. Unmarked, the sweeper
         # sends them once more, and the duplicate delivery is dropped at claim.
-        log.warning(
-            "could not mark jobs dispatched",
-            exc_info=True,
-            extra={"job_ids": [d.job_id for d in dispatches]},
-        )
+        log.warning("could not mark jobs dispatched", exc_info=True, extra={"job_ids": ids})
     return True

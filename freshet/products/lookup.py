@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func
 from sqlalchemy.exc import DBAPIError
 
 from freshet import accounts, idempotency, jobs
@@ -277,13 +277,16 @@ def _submit(
                 tokens_reserved=cost,
                 params=target.params()
                 | {"force": opts.force, "offersReviews": opts.offers_reviews},
+                dispatched_at=func.now(),  # published right after the commit (marked=True)
             )
             if idem is not None:
                 left = tokens_left(conn, principal)
                 idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
-        jobs.publish_after_commit(rt, [rt.kinds.dispatch(job_id, "product", request_id)])
+        jobs.publish_after_commit(
+            rt, [rt.kinds.dispatch(job_id, "product", request_id)], marked=True
+        )
     else:
         jobs.release_slot(rt, principal.org_id, job_id)  # a follower fetches nothing itself
         product_flight.attach(rt, job_id, leader)
