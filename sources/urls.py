@@ -10,11 +10,20 @@ import idna
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=4096)  # a batch of 500 targets names a handful of hosts
+def _authority(netloc: str) -> tuple[str | None, int | None, str | None, str | None]:
+    """(hostname, port, username, password) of a URL's netloc, as urlsplit's result
+    computes them (each property parses the netloc again), once per netloc. A bad port
+    raises ValueError, as the property does."""
+    parts = urlsplit("//" + netloc)
+    return parts.hostname, parts.port, parts.username, parts.password
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host."""
     try:
         parts = urlsplit(url.strip())
-        return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
+        return parts.scheme.lower() in DEFAULT_PORTS and bool(_authority(parts.netloc)[0])
     except ValueError:
         return False
 
@@ -74,8 +83,7 @@ def url_matches_domain(url: str, domain: str) -> bool:
     try:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
-        host = parts.hostname
-        port = parts.port
+        host, port, _, _ = _authority(parts.netloc)
         d_host, d_port, d_path = split_domain(domain)
     except ValueError:
         return False
@@ -101,14 +109,15 @@ def normalize_url(url: str) -> str:
     (except the root); the query is kept as is."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    hostname, port, username, password = _authority(parts.netloc)
+    host = (hostname or "").lower()
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host
-    if parts.port is not None and parts.port != DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}"
-    if parts.username:
-        userinfo = parts.username + (f":{parts.password}" if parts.password else "")
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    if username:
+        userinfo = username + (f":{password}" if password else "")
         netloc = f"{userinfo}@{netloc}"
     path = parts.path or "/"
     if len(path) > 1:
