@@ -19,6 +19,27 @@ from urllib.parse import urlsplit
 CONNECTIONS = 32
 
 
+def interleaved(runs: dict[str, Any], seconds: float, rounds: int = 3) -> dict[str, dict[str, Any]]:
+    """Each named load (a callable taking seconds) run `rounds` times in turn, A B A B…, so a
+    machine whose load changes during the measurement weighs on every side alike; the
+    results merged per name (requests over the summed time, the worst non-2xx count)."""
+    parts: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            parts[name].append(run(max(seconds / rounds, 1.0)))
+    out = {}
+    for name, results in parts.items():
+        total = sum(r["requests"] for r in results)
+        secs = sum(r["requests"] / r["per_s"] for r in results if r["per_s"])
+        out[name] = {
+            "per_s": total / secs if secs else 0.0,
+            "requests": total,
+            "non_2xx": sum(r["non_2xx"] for r in results),
+            "rounds": [round(r["per_s"], 1) for r in results],
+        }
+    return out
+
+
 def load_generator() -> str:
     return "wrk" if shutil.which("wrk") else "python-threads"
 

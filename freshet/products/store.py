@@ -104,9 +104,10 @@ _HISTORY_COLUMNS = """
 # A cached answer's whole write and read in one statement, compiled once: take the month's
 # tokens (conditionally), write the ledger charge, count the read — each only if the take
 # succeeded — and read the product's history back. The read count is what makes a product
-# hot (products.worker.refresh_hot): exact up to the threshold `hot`, then a hot product's
-# read is marked at most once a second, so its many concurrent readers do not queue on its
-# row lock. `used` is NULL when the tokens do not
+# hot (products.worker.refresh_hot), nothing more: a hot product's read is marked at most
+# once a second, and never waits for the row (SKIP LOCKED: a reader or a worker storing it
+# holds it), so readers do not queue on a hot row, nor deadlock with a worker that locks
+# the product before the organization's month. `used` is NULL when the tokens do not
 # suffice or the month has no row yet; then nothing at all was written.
 _CHARGE_CTES = """
 upd AS (
@@ -118,8 +119,11 @@ led AS (
   SELECT :org, :period, NULL, :rid, 'tokens', 'charge', :cost FROM upd),
 rd AS (
   UPDATE products SET reads = reads + 1, last_read_at = now()
-  WHERE id = :pid AND EXISTS (SELECT 1 FROM upd)
-    AND (reads < :hot OR last_read_at < now() - interval '1 second')),"""
+  WHERE id = (
+    SELECT id FROM products
+    WHERE id = :pid AND EXISTS (SELECT 1 FROM upd)
+      AND (reads < :hot OR last_read_at < now() - interval '1 second')
+    FOR UPDATE SKIP LOCKED)),"""
 # Constant pieces only (no value is ever formatted into them), so S608 does not apply.
 _USED = ",\n       (SELECT tokens_used FROM upd) AS used"  # last: the writes after the reads
 CHARGE_AND_READ = text(
@@ -159,8 +163,11 @@ led AS (
   SELECT %(org)s, %(period)s, NULL, %(rid)s, 'tokens', 'charge', %(cost)s FROM upd),
 rd AS (
   UPDATE products SET reads = reads + 1, last_read_at = now()
-  WHERE id = (SELECT id FROM ok) AND EXISTS (SELECT 1 FROM upd)
-    AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')),
+  WHERE id = (
+    SELECT id FROM products
+    WHERE id = (SELECT id FROM ok) AND EXISTS (SELECT 1 FROM upd)
+      AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')
+    FOR UPDATE SKIP LOCKED)),
 obs AS (
   SELECT observed_at, price, id FROM price_observations
   WHERE product_id = (SELECT id FROM ok)
@@ -188,8 +195,11 @@ p AS (
   WHERE id = (SELECT product_id FROM j) AND (SELECT job_status FROM j) = 'completed'),
 rd AS (
   UPDATE products SET reads = reads + 1, last_read_at = now()
-  WHERE id = (SELECT id FROM p)
-    AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')),
+  WHERE id = (
+    SELECT id FROM products
+    WHERE id = (SELECT id FROM p)
+      AND (reads < %(hot)s OR last_read_at < now() - interval '1 second')
+    FOR UPDATE SKIP LOCKED)),
 obs AS (
   SELECT observed_at, price, id FROM price_observations
   WHERE product_id = (SELECT id FROM p)
