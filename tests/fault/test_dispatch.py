@@ -56,6 +56,27 @@ def test_crash_between_commit_and_publish_is_sent_by_the_sweeper(
     assert sweep(rt)["dispatched"] == 0  # sent once, not on every pass
 
 
+def test_a_sync_refresh_whose_publish_fails_is_sent_by_the_sweeper(
+    client, engine, rt, spawn_worker, monkeypatch, settings
+):
+    """A sync product refresh writes dispatched_at with its job (no second transaction); a
+    publish that fails clears it, so the sweeper sends the job after its short grace."""
+    t = make_tenant(engine)
+    monkeypatch.setattr(rt, "settings", settings.with_overrides(sync_wait_seconds=0.2))
+    with monkeypatch.context() as m:
+        m.setattr(rt.publisher, "publish", _crash)
+        resp = client.post("/v1/products/700123456/refresh", headers=t.headers)
+    assert resp.status_code == 202, resp.get_json()
+    job_id = resp.get_json()["jobId"]
+    assert job_row(engine, job_id)["dispatched_at"] is None  # the failed publish unmarked it
+    spawn_worker(queues="interactive")
+    age_job(engine, job_id, 5)
+    assert sweep(rt)["dispatched"] == 1
+    done = wait_done(engine, job_id)
+    assert (done["status"], done["attempt"]) == ("completed", 1)
+    assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+
+
 def test_lost_dispatch_mark_after_publish_still_answers_202(client, engine, rt, monkeypatch):
     """Published, then Postgres fails before dispatched_at is written: the job exists and is
     on its way, so the answer must be 202 (a 503 would invite a duplicate submission)."""
