@@ -52,7 +52,6 @@ class Guards:
         self._admit = client.register_script(_script("admit.lua"))
         self._release = client.register_script(_script("release.lua"))
         self._slots_sync = client.register_script(_script("slots_sync.lua"))
-        self._polite = client.register_script(_script("politeness.lua"))
         self._restore = client.register_script(_script("restore.lua"))
 
     # keys ---------------------------------------------------------------------------------
@@ -229,14 +228,7 @@ class Guards:
         job = (holder.decode() if isinstance(holder, bytes) else holder).partition(":")[0]
         return int(job), max(pttl, 0) / 1000
 
-    # politeness and single flight ---------------------------------------------------------
-    def polite_wait(self, host: str, per_second: float) -> float:
-        """0 when a request to `host` may go now, else seconds to wait before asking again."""
-        if per_second <= 0:
-            return 0.0
-        interval_ms = max(int(1000 / per_second), 1)
-        return int(self._polite(keys=[f"{self.p}polite:{host}"], args=[interval_ms])) / 1000
-
+    # single flight --------------------------------------------------------------------------
     def flight_key(self, name: str) -> str:
         return f"{self.p}flight:{name}"
 
