@@ -43,6 +43,15 @@ class Publisher(Protocol):
 
 
 @runtime_checkable
+class BulkPublisher(Protocol):
+    """A publisher that can also send a list in one pipeline, each message built once and no
+    round trip or sent event of its own (the batch fan-out's way): what the fair-share
+    dispatcher publishes its picks with, a pass at a time from a worker busy with jobs."""
+
+    def publish_bulk(self, messages: Sequence[Message]) -> None: ...
+
+
+@runtime_checkable
 class QueueDepths(Protocol):
     """A publisher that can tell how many messages a queue holds ready (RabbitMQ's does),
     so the sweeper need not re-send what a durable broker still keeps."""

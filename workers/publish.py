@@ -8,6 +8,7 @@ from celery import Celery
 
 from freshet.runtime import Message, Publisher
 from workers.brokers import countdown_for, is_amqp
+from workers.fanout import publish_many
 
 
 class CeleryPublisher(Publisher):
@@ -28,6 +29,11 @@ class CeleryPublisher(Publisher):
                     countdown=countdown_for(self.app.conf.broker_url or "", d.countdown),
                     headers={"request_id": d.request_id or ""},
                 )
+
+    def publish_bulk(self, messages: Sequence[Message]) -> None:
+        """The whole list in one pipeline (workers/fanout.py): ~0.1 ms a message instead of
+        `send_task`'s round trip and sent event each (runtime.BulkPublisher)."""
+        publish_many(self.app, messages)
 
 
 class DurableCeleryPublisher(CeleryPublisher):
