@@ -4,7 +4,8 @@
    organization B then submits one target. B's wait (submission → completed) alone, behind A
    with fair share, behind A without it (`FRESHET_FAIR_SHARE_ENABLED=false`: the whole
    workflow is fanned out at once, as before); and A's throughput (targets/s, first
-   submission → last completion) with and without fair share.
+   submission → last completion) with and without fair share, and the worker's CPU per
+   target in each mode.
 9. Adaptive politeness: one host with a ceiling of 25/s (20/s after headroom) answers only
    429 for a while; the request rate it sees, second by second, before, during and after.
 
@@ -76,7 +77,7 @@ def fair_share(
     out: dict[str, Any] = {"batches": batches, "per_batch": per_batch, "threads": THREADS}
     try:
         for mode, fair in (("fair", True), ("fifo", False)):
-            stack.start_worker(
+            worker = stack.start_worker(
                 f"fair-{mode}",
                 THREADS,
                 app=app,
@@ -94,7 +95,7 @@ def fair_share(
                     alone = _submit(rt, b, [f"{sim}/alone-{time.time_ns()}"])
                     out["b_alone_s"] = _wait_b(engine, alone, 30)
                 tag = f"{mode}{time.time_ns()}"
-                started = time.monotonic()
+                started, cpu = time.monotonic(), worker.cpu_seconds()
                 a_wids = [
                     _submit(rt, a, [f"{sim}/{tag}-{i}-{j}" for j in range(per_batch)])
                     for i in range(batches)
@@ -112,6 +113,9 @@ def fair_share(
                 ok, failed, _ = _done(engine, a_wids)
                 elapsed = time.monotonic() - started
                 out[f"a_{mode}_per_s"] = ok / elapsed
+                # The worker's CPU per target: what the dispatcher's passes add, steadier than
+                # throughput on a shared box (B's one target is in it, a rounding error).
+                out[f"a_{mode}_worker_cpu_ms"] = (worker.cpu_seconds() - cpu) * 1000 / max(ok, 1)
                 out[f"a_{mode}_failed"] = failed
             finally:
                 rt.close()

@@ -4,6 +4,7 @@ with real workers and the simulator at 200 ms, and queue order within a worker."
 
 from __future__ import annotations
 
+import base64
 import time
 from collections import Counter
 
@@ -82,6 +83,32 @@ def test_the_window_is_shared_in_turn_and_by_weight(engine, rt, published):
     assert jobs.dispatch_fair(rt) == WINDOW
     # A holds 0 of 15 waiting, heavy 0 of 20 at weight 3: heavy gets three places to A's one
     assert _orgs_of(engine, published.sent) == {a.org_id: 2, heavy.org_id: 6}
+
+
+def test_a_pass_puts_its_picks_on_the_broker_in_fair_order_and_marks_them(
+    engine, rt, settings, redis_broker
+):
+    import json
+
+    import redis
+
+    a, b = make_tenant(engine), make_tenant(engine)
+    a_ids = _queue_jobs(engine, rt, a.org_id, 20)
+    b_ids = _queue_jobs(engine, rt, b.org_id, 3)
+    assert jobs.dispatch_fair(rt) == WINDOW  # the real publisher (its one-pipeline path)
+    with redis.Redis.from_url(settings.broker_url) as broker:
+        raw = broker.lrange("batch", 0, -1)[::-1]  # LPUSHed: the first sent is on the right
+    messages = [json.loads(m) for m in raw]
+    assert {m["headers"]["task"] for m in messages} == {"freshet.batch.refresh_target"}
+    sent = [json.loads(base64.b64decode(m["body"]))[0][0] for m in messages]
+    # in turn (A's older jobs first at each turn), as the window's places were given out
+    turns = [a_ids[0], b_ids[0], a_ids[1], b_ids[1], a_ids[2], b_ids[2], a_ids[3], a_ids[4]]
+    assert sent == turns
+    with engine.connect() as conn:
+        marked = conn.execute(
+            text("SELECT id FROM jobs WHERE dispatched_at IS NOT NULL ORDER BY id")
+        ).scalars()
+        assert sorted(sent) == list(marked)
 
 
 def test_jobs_parked_by_their_host_hold_back_only_their_own_organization(engine, rt, published):

@@ -20,6 +20,7 @@ only its own organization's work, never everyone's.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ LOCK_KEY = 7_140_007  # pg advisory lock: one dispatcher pass at a time, fleet-w
 # publishes anything is followed by those jobs' own ends, and launches and the sweeper
 # run passes of their own.
 JOB_END_TICK_MS = 200
+_LOCAL_TICK = "fair_share_local_tick"  # rt.extras: this process's next job-end pass, monotonic
 
 _PICK = text(
     """
@@ -72,17 +74,27 @@ WITH open_jobs AS (
   LEFT JOIN plans p ON p.name = org.plan
   LEFT JOIN open_jobs o ON o.org_id = w.org_id
 ), ranked AS (
-  SELECT c.id, c.kind, c.request_id, (s.held + c.k) / s.weight AS finish
+  SELECT c.id, (s.held + c.k) / s.weight AS finish
   FROM shares s CROSS JOIN LATERAL (
-    SELECT j.id, j.kind, j.request_id, row_number() OVER (ORDER BY j.id) - 1 AS k
+    SELECT j.id, row_number() OVER (ORDER BY j.id) - 1 AS k
     FROM jobs j
     WHERE j.org_id = s.org_id AND j.kind = ANY(CAST(:kinds AS text[])) AND j.status = 'queued'
       AND j.dispatched_at IS NULL AND j.leader_job_id IS NULL
     ORDER BY j.id
     LIMIT LEAST((SELECT n FROM free), GREATEST(:window - s.held, 0))
   ) c
+), picked AS (
+  SELECT id, finish FROM ranked ORDER BY finish, id LIMIT (SELECT n FROM free)
+), taken AS (
+  -- jobs a cancel (or a claim) holds right now are left to the next pass
+  SELECT id FROM jobs
+  WHERE id IN (SELECT id FROM picked) AND status = 'queued' AND dispatched_at IS NULL
+  FOR UPDATE SKIP LOCKED
 )
-SELECT id FROM ranked ORDER BY finish, id LIMIT (SELECT n FROM free)
+UPDATE jobs SET dispatched_at = now()
+FROM picked p
+WHERE jobs.id = p.id AND jobs.id IN (SELECT id FROM taken)
+RETURNING jobs.id, jobs.kind, jobs.request_id, p.finish
 """
 )
 
@@ -97,45 +109,40 @@ def dispatch(
     kinds = rt.kinds.fair_share_names()
     if not kinds or not rt.settings.fair_share_enabled:
         return 0
-    if job_ended and not rt.redis.set(rt.prefix + "fair:tick", 1, nx=True, px=JOB_END_TICK_MS):
+    if job_ended and not _tick(rt):
         return 0  # a pass ran a moment ago, or is running: it sees this place too
     with rt.engine.begin() as conn:
         if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY}).scalar():
             return 0  # another pass is at it; it sees every free place this one would
-        ids = [
-            r.id
-            for r in conn.execute(
-                _PICK,
-                {
-                    "kinds": kinds,
-                    "window": rt.settings.fair_share_window,
-                    "after": rt.settings.redispatch_after_seconds,
-                },
-            )
-        ]
-        if not ids:
-            return 0
-        # Jobs a cancel (or a claim) holds right now are left to the next pass.
-        rows = conn.execute(
-            text(
-                "SELECT id, kind, request_id FROM jobs WHERE id = ANY(:ids) AND status = 'queued' "
-                "AND dispatched_at IS NULL FOR UPDATE SKIP LOCKED"
-            ),
-            {"ids": ids},
+        # Chosen and marked in one statement; published before the commit, so a broker
+        # that refuses them rolls the marks back and they wait for the next pass.
+        picked = conn.execute(
+            _PICK,
+            {
+                "kinds": kinds,
+                "window": rt.settings.fair_share_window,
+                "after": rt.settings.redispatch_after_seconds,
+            },
         ).all()
-        order = {job_id: i for i, job_id in enumerate(ids)}
-        rows = sorted(rows, key=lambda r: order[r.id])
-        if not rows:
+        if not picked:
             return 0
+        rows = sorted(picked, key=lambda r: (r.finish, r.id))  # RETURNING keeps no order
         (push or rt.publisher.publish)(
             [rt.kinds.dispatch(r.id, r.kind, r.request_id) for r in rows]
         )
-        conn.execute(
-            text("UPDATE jobs SET dispatched_at = now() WHERE id = ANY(:ids)"),
-            {"ids": [r.id for r in rows]},
-        )
     log.debug("fair share pass", extra={"published": len(rows)})
     return len(rows)
+
+
+def _tick(rt: Runtime) -> bool:
+    """May this job end run a pass? At most one per JOB_END_TICK_MS fleet-wide (Redis), and
+    this process asks Redis at most that often: a worker's other threads ending jobs
+    meanwhile cost nothing (no round trip per job)."""
+    now = time.monotonic()
+    if now < rt.extras.get(_LOCAL_TICK, 0.0):
+        return False
+    rt.extras[_LOCAL_TICK] = now + JOB_END_TICK_MS / 1000
+    return bool(rt.redis.set(rt.prefix + "fair:tick", 1, nx=True, px=JOB_END_TICK_MS))
 
 
 def sweep_fair_share(rt: Runtime) -> int:
