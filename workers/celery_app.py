@@ -52,6 +52,8 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_send_task_events=True,
+        # Only send_task's (retries): Freshet publishes through workers/fanout.py without a
+        # sent event, and Flower learns of a task when a worker receives it.
         task_send_sent_event=True,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(settings.task_time_limit - 10, 1),
