@@ -2,8 +2,9 @@
 on the batch path (politeness, retries, the batch target's tokens), and `run now` does the
 same for one monitor.
 
-The pass is one statement, so one round trip and its own transaction (autocommit: no BEGIN or
-COMMIT round trips), whose work grows with what is due, not with what exists:
+The pass is one statement, so one round trip after the pool's pre-ping and its own transaction
+(autocommit: no BEGIN, SET or COMMIT round trips), whose work grows with what is due, not with
+what exists:
 1. claim due monitors through the partial index on `next_run_at` (`FOR UPDATE SKIP LOCKED`,
    so several beats never take the same one);
 2. take each organization's tokens for all its due targets in one conditional upsert of the
@@ -75,7 +76,9 @@ WITH t AS (
 # tokens; `took`: the organizations whose take succeeded (the conditional take of
 # accounts.take_bulk, `used + amount <= limit`, as an upsert so a month without a row yet is
 # one statement too; a concurrent take waits on the row and is checked against its new
-# value); `ok`: those plus the ones whose due targets cost nothing.
+# value); `ok`: those plus the ones whose due targets cost nothing. Locks come in the order
+# `run_now` takes them (the monitor rows, then the month's usage row), so the two never
+# deadlock.
 _PASS = text(
     """
 WITH due AS (
