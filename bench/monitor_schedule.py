@@ -1,11 +1,12 @@
-"""Measurement 8: beat's monitor scheduling pass over 100,000 monitored products, 1,000 due.
+"""Measurement 10: beat's monitor scheduling pass over 100,000 monitored products, 1,000 due.
 
 The population is written in bulk (INSERT … SELECT generate_series), then each repetition
 makes a fresh 1,000 due and runs `freshet.monitors.schedule_due` exactly as beat does, with
 the broker left out (a push that sends nothing): the pass's database time is what it reports
-(claim through the due index with SKIP LOCKED, the organization's token take, 1,000 jobs and
-their ledger rows in one statement, commit). Its baseline is the floor of the same database:
-one INSERT … SELECT of 1,000 rows into a bare table, committed.
+(one statement on an autocommit connection: the claim through the due index with SKIP LOCKED,
+the organization's token take, the due monitors moved, 1,000 jobs and their ledger rows).
+Its baseline is the floor of the same database: one INSERT … SELECT of 1,000 rows into a bare
+table, committed.
 """
 
 from __future__ import annotations

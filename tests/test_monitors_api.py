@@ -1,10 +1,14 @@
 """The Monitors API without a worker: validation, batch-rule resolution with per-target codes,
 tenant isolation, Idempotency-Key, pagination, events filters; the scheduling pass (jitter,
-one catch-up after downtime, out of tokens pauses), retention, and /v1/usage's forecast."""
+one catch-up after downtime, out of tokens pauses, each organization's take all or none,
+concurrent passes never take one monitor twice nor spend past the plan), retention, and
+/v1/usage's forecast."""
 
 from __future__ import annotations
 
 import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -185,6 +189,98 @@ def test_out_of_tokens_pauses_with_a_monitor_paused_event_and_patch_resumes(
     assert client.post(f"/v1/monitors/{mid}/run", headers=t.headers).status_code == 402
     resumed = client.patch(f"/v1/monitors/{mid}", headers=t.headers, json={"paused": False})
     assert resumed.get_json()["paused"] is False and resumed.get_json()["pausedReason"] is None
+
+
+def all_due(engine):
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE monitors SET next_run_at = now() - interval '1 minute'"))
+
+
+def used_tokens(engine, org_id):
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods WHERE org_id = :o"),
+            {"o": org_id},
+        ).scalar_one()
+
+
+def test_each_organization_pays_for_its_due_monitors_all_or_none(client, engine, shop, rt):
+    cost = rt.settings.batch_target_tokens
+    rich = make_tenant(engine, catalogs=["shop"], monthly_tokens=8 * cost)
+    poor = make_tenant(engine, catalogs=["shop"], monthly_tokens=3 * cost)
+    ran = [create(client, rich, shop, n=2)["id"] for _ in range(2)]  # baselines: 4 of 8
+    stopped = create(client, poor, shop, n=2)["id"]  # baseline: 2 of 3, a run needs 2 more
+    all_due(engine)
+    out = monitors.schedule_due(rt)
+    assert out | {"db_seconds": 0} == {"due": 3, "paused": 1, "jobs": 4, "db_seconds": 0}
+    assert used_tokens(engine, rich.org_id) == 8 * cost  # exactly the plan: it runs
+    assert used_tokens(engine, poor.org_id) == 2 * cost  # nothing taken for what did not run
+    with engine.connect() as conn:
+        paused = dict(conn.execute(text("SELECT id::text, paused FROM monitors")).all())
+        reserves = conn.execute(
+            text(
+                "SELECT j.org_id, count(*), sum(l.amount) FROM jobs j JOIN ledger l "
+                "ON l.job_id = j.id AND l.kind = 'reserve' WHERE j.kind = 'monitor_target' "
+                "GROUP BY j.org_id"
+            )
+        ).all()
+    assert paused == {ran[0]: False, ran[1]: False, stopped: True}
+    # every job (two baselines and two scheduled runs of two targets) has its reserve row
+    assert {(o, n, int(a)) for o, n, a in reserves} == {
+        (rich.org_id, 8, 8 * cost),
+        (poor.org_id, 2, 2 * cost),
+    }
+    [ev] = client.get("/v1/events?type=monitor_paused", headers=poor.headers).get_json()["events"]
+    assert ev["monitorId"] == stopped
+    assert (
+        client.get("/v1/events?type=monitor_paused", headers=rich.headers).get_json()["events"]
+        == []
+    )
+
+
+def test_a_pass_skips_monitors_another_pass_holds_and_runs_each_once(client, engine, shop, rt):
+    t = make_tenant(engine, catalogs=["shop"], monthly_tokens=100_000)
+    ids = [create(client, t, shop)["id"] for _ in range(6)]
+    all_due(engine)
+    with ThreadPoolExecutor(1) as pool, engine.connect() as other:
+        other.execute(  # another pass mid-transaction, holding two of them
+            text("SELECT id FROM monitors WHERE id = ANY(CAST(:ids AS uuid[])) FOR UPDATE"),
+            {"ids": ids[:2]},
+        )
+        out = pool.submit(monitors.schedule_due, rt).result(timeout=30)  # never waits on them
+        assert (out["due"], out["jobs"]) == (4, 4)
+        other.rollback()
+    with ThreadPoolExecutor(4) as pool:  # and passes at once share what is left
+        outs = list(pool.map(lambda _: monitors.schedule_due(rt), range(4)))
+    assert sum(o["jobs"] for o in outs) == 2 and monitors.schedule_due(rt)["due"] == 0
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text(
+                "SELECT params->>'monitor_id', count(*) FROM jobs "
+                "WHERE kind = 'monitor_target' GROUP BY 1"
+            )
+        ).all()
+    assert sorted(runs) == sorted((i, 2) for i in ids)  # its baseline and one scheduled run
+    assert used_tokens(engine, t.org_id) == 12 * rt.settings.batch_target_tokens
+
+
+def test_a_pass_behind_a_concurrent_take_checks_what_that_take_left(client, engine, shop, rt):
+    cost = rt.settings.batch_target_tokens
+    t = make_tenant(engine, catalogs=["shop"], monthly_tokens=10 * cost)
+    create(client, t, shop, n=2)  # baseline: 2 of 10; a run needs 2 more
+    all_due(engine)
+    with engine.connect() as other, ThreadPoolExecutor(1) as pool:
+        other.execute(  # another take, not yet committed, leaves one token
+            text("UPDATE usage_periods SET tokens_used = :u WHERE org_id = :o"),
+            {"u": 9 * cost, "o": t.org_id},
+        )
+        running = pool.submit(monitors.schedule_due, rt)
+        time.sleep(0.5)
+        assert not running.done()  # waiting on the organization's usage row
+        other.commit()
+        out = running.result(timeout=30)
+    assert out | {"db_seconds": 0} == {"due": 1, "paused": 1, "jobs": 0, "db_seconds": 0}
+    assert used_tokens(engine, t.org_id) == 9 * cost
 
 
 def test_usage_shows_what_monitors_will_spend_this_month(client, engine, shop):

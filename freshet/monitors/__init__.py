@@ -4,7 +4,7 @@ webhooks, and the sweeper's passes for deliveries and retention."""
 
 from freshet.monitors.detection import DELIVER_TASK, HANDLER, changes
 from freshet.monitors.events import DueCollector, deliver, list_events, sweep_monitors
-from freshet.monitors.schedule import KIND, OUT_OF_TOKENS, pause, run_now, schedule_due
+from freshet.monitors.schedule import KIND, OUT_OF_TOKENS, run_now, schedule_due
 from freshet.monitors.service import (
     create,
     delete,
@@ -34,7 +34,6 @@ __all__ = [
     "not_found",
     "org_of",
     "parse_id",
-    "pause",
     "run_now",
     "schedule_due",
     "spend",

@@ -2,14 +2,21 @@
 on the batch path (politeness, retries, the batch target's tokens), and `run now` does the
 same for one monitor.
 
-The pass, in one transaction whose work grows with what is due, not with what exists:
+The pass is one statement, so one round trip after the pool's pre-ping and its own transaction
+(autocommit: no BEGIN, SET or COMMIT round trips), whose work grows with what is due, not with
+what exists:
 1. claim due monitors through the partial index on `next_run_at` (`FOR UPDATE SKIP LOCKED`,
-   so several beats never take the same one) and move each one (by row address) to now + its
-   interval ± jitter — from now, not from when it was due, so after downtime a monitor runs
-   once to catch up, never once per missed interval;
-2. take each organization's tokens for all its due targets in one conditional UPDATE; an
-   organization that cannot cover them has those monitors paused (`monitor_paused`, reason);
-3. insert every job with its ledger `reserve` row in one statement.
+   so several beats never take the same one);
+2. take each organization's tokens for all its due targets in one conditional upsert of the
+   month's usage row (the take of `accounts.take_bulk`: all of it or none);
+3. move each claimed monitor (by row address) to now + its interval ± jitter — from now, not
+   from when it was due, so after downtime a monitor runs once to catch up, never once per
+   missed interval — and pause, with a `monitor_paused` event and the reason, those of an
+   organization that could not cover its targets;
+4. insert a job and its ledger `reserve` row for every target of the monitors that run.
+The statement names no join against a large table that the planner could hash: the claimed
+rows are moved through `ctid = ANY(...)` and their targets read through a LATERAL index
+lookup, so the plan stays a walk over the due rows whatever the statistics say.
 After commit, one publish of all messages (paced per host like a batch's fan-out); a failed
 publish leaves the jobs queued for the sweeper.
 """
@@ -20,7 +27,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
@@ -37,57 +44,107 @@ OUT_OF_TOKENS = (
     'resume it with PATCH {"paused": false} once tokens are available'
 )
 
-# The due rows are found and locked through the due index, then moved by their row address
-# (a TID scan per row; the address cannot change while this transaction holds the lock).
-_CLAIM = text("""
-WITH due AS (
-  SELECT ctid AS tid, next_run_at AS was FROM monitors
-  WHERE NOT paused AND next_run_at <= now()
-  ORDER BY next_run_at LIMIT :n FOR UPDATE SKIP LOCKED)
-UPDATE monitors m
-SET next_run_at = now() + make_interval(secs => m.interval_seconds * (1 + (random() - 0.5) * :j)),
-    last_run_at = now(), updated_at = now()
-FROM due WHERE m.ctid = due.tid
-RETURNING m.id, m.org_id, m.target_count, extract(epoch FROM now() - due.was) AS late
-""")
-# When 1% of a large table is due, the planner's costs favour hashing the whole table
-# against the due rows; a nested loop touches only the due rows (and their targets).
-_NESTED_LOOPS = text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
-
-_PLANS = text(
-    "SELECT o.id, p.monthly_tokens FROM organizations o JOIN plans p ON p.name = o.plan "
-    "WHERE o.id = ANY(:orgs)"
-)
-
-_INSERT = text("""
-WITH t AS (
-  SELECT mt.id AS target_id, mt.monitor_id, mt.catalog_id, mt.url, mt.product_id, mt.params,
-         d.org_id, nextval('jobs_id_seq') AS job_id
-  FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS bigint[])) AS d(monitor_id, org_id)
-  JOIN monitor_targets mt ON mt.monitor_id = d.monitor_id),
+# A job and its ledger reserve row per row of `t` (a target of a monitor that runs, with its
+# organization and a job id drawn from the sequence), shared by the pass and `run now`; only
+# what pacing needs travels back (each job's host politeness, not its whole params document).
+_JOBS = """
 j AS (
   INSERT INTO jobs (id, org_id, kind, queue, max_attempts, request_id, catalog_id, product_id,
                     url, params, tokens_reserved, dispatched_at)
   SELECT job_id, org_id, :kind, :queue, :max_attempts, :rid, catalog_id, product_id, url,
          params || jsonb_build_object('monitor_id', monitor_id, 'target_id', target_id),
          :tokens, now()
-  FROM t RETURNING id, org_id, url, params -> 'politeness_per_second' AS rate),
+  FROM t RETURNING id, org_id, url,
+                   CAST(params ->> 'politeness_per_second' AS float8) AS rate),
 l AS (
   INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
   SELECT org_id, :period, id, :rid, 'tokens', 'reserve', :tokens FROM j WHERE :tokens > 0)
--- only what pacing needs travels back (not each job's whole params document)
-SELECT id, url, jsonb_build_object('politeness_per_second', rate) AS params FROM j
-""")
+"""
+
+_INSERT = text(
+    """
+WITH t AS (
+  SELECT mt.id AS target_id, mt.monitor_id, mt.catalog_id, mt.url, mt.product_id, mt.params,
+         d.org_id, nextval('jobs_id_seq') AS job_id
+  FROM unnest(CAST(:ids AS uuid[]), CAST(:orgs AS bigint[])) AS d(monitor_id, org_id)
+  JOIN monitor_targets mt ON mt.monitor_id = d.monitor_id),"""  # noqa: S608 (fixed text)
+    + _JOBS
+    + "SELECT id, url, rate FROM j"
+)
+
+# The whole pass. `need`: what each organization's due targets cost, and its plan's monthly
+# tokens; `took`: the organizations whose take succeeded (the conditional take of
+# accounts.take_bulk, `used + amount <= limit`, as an upsert so a month without a row yet is
+# one statement too; a concurrent take waits on the row and is checked against its new
+# value); `ok`: those plus the ones whose due targets cost nothing. Locks come in the order
+# `run_now` takes them (the monitor rows, then the month's usage row), so the two never
+# deadlock.
+_PASS = text(
+    """
+WITH due AS (
+  SELECT ctid AS tid, id, org_id, target_count,
+         CAST(extract(epoch FROM now() - next_run_at) AS float8) AS late
+  FROM monitors WHERE NOT paused AND next_run_at <= now()
+  ORDER BY next_run_at LIMIT :n FOR UPDATE SKIP LOCKED),
+need AS (
+  SELECT org_id, sum(target_count) * :tokens AS amount,
+         coalesce((SELECT p.monthly_tokens FROM organizations o JOIN plans p ON p.name = o.plan
+                   WHERE o.id = due.org_id), 0) AS lim
+  FROM due GROUP BY org_id),
+took AS (
+  INSERT INTO usage_periods AS u (org_id, period, tokens_used)
+  SELECT org_id, :period, amount FROM need WHERE amount > 0 AND amount <= lim
+  ON CONFLICT (org_id, period) DO UPDATE SET tokens_used = u.tokens_used + excluded.tokens_used
+  WHERE u.tokens_used + excluded.tokens_used
+        <= (SELECT need.lim FROM need WHERE need.org_id = u.org_id)
+  RETURNING u.org_id),
+ok AS (SELECT org_id FROM need WHERE amount = 0 UNION ALL SELECT org_id FROM took),
+moved AS (
+  UPDATE monitors m
+  SET next_run_at = now() + make_interval(secs => m.interval_seconds * (1 + (random() - 0.5) * :j)),
+      last_run_at = now(), updated_at = now(),
+      paused = m.org_id NOT IN (SELECT org_id FROM ok),
+      paused_reason = CASE WHEN m.org_id IN (SELECT org_id FROM ok) THEN m.paused_reason
+                           ELSE CAST(:reason AS text) END
+  WHERE m.ctid = ANY(ARRAY(SELECT tid FROM due))
+  RETURNING m.id, m.org_id, m.paused AS stopped),
+ev AS (
+  INSERT INTO monitor_events (org_id, monitor_id, type, current)
+  SELECT org_id, id, 'monitor_paused', jsonb_build_object('reason', CAST(:reason AS text))
+  FROM moved WHERE stopped),
+t AS (
+  SELECT mt.id AS target_id, mv.id AS monitor_id, mt.catalog_id, mt.url, mt.product_id,
+         mt.params, mv.org_id, nextval('jobs_id_seq') AS job_id
+  FROM moved mv CROSS JOIN LATERAL (  -- OFFSET 0: an index lookup per monitor, never a hash
+    SELECT id, catalog_id, url, product_id, params FROM monitor_targets
+    WHERE monitor_id = mv.id OFFSET 0) mt
+  WHERE NOT mv.stopped),"""  # noqa: S608 (fixed text)
+    + _JOBS
+    + """
+SELECT id, url, rate, NULL AS late, NULL AS paused FROM j
+UNION ALL  -- and one row (id NULL) of what was claimed: each one's lateness, how many paused
+SELECT NULL, NULL, NULL, (SELECT array_agg(late) FROM due),
+       (SELECT count(*) FROM moved WHERE stopped)
+"""
+)
+
+
+class QueuedJob(NamedTuple):
+    """What pacing reads of a job: `batch.paced` wants its id, url and params."""
+
+    id: int
+    url: str
+    params: dict[str, Any]
 
 
 def enqueue(
     conn: Connection, rt: Runtime, monitors: Sequence[tuple[Any, int]], request_id: str
-) -> list[Any]:
+) -> list[QueuedJob]:
     """Insert one queued job per target of the (monitor id, org id) pairs, each with its
     reserve row, in one statement."""
     if not monitors:
         return []
-    return list(
+    return queued(
         conn.execute(
             _INSERT,
             {
@@ -104,6 +161,10 @@ def enqueue(
     )
 
 
+def queued(rows: Sequence[Any]) -> list[QueuedJob]:
+    return [QueuedJob(int(r.id), r.url, {"politeness_per_second": r.rate}) for r in rows]
+
+
 def take_tokens(conn: Connection, org_id: int, targets: int, limit: int, cost: int) -> bool:
     if not cost or not targets:
         return True
@@ -117,27 +178,12 @@ def take_tokens(conn: Connection, org_id: int, targets: int, limit: int, cost: i
     )
 
 
-def pause(conn: Connection, monitor_ids: Sequence[Any], reason: str) -> int:
-    """Pause (if not already) and record one `monitor_paused` event per monitor paused."""
-    rows = conn.execute(
-        text(
-            "WITH p AS (UPDATE monitors SET paused = true, paused_reason = :r, updated_at = now() "
-            "WHERE id = ANY(:ids) AND NOT paused RETURNING id, org_id) "
-            "INSERT INTO monitor_events (org_id, monitor_id, type, current) "
-            "SELECT org_id, id, 'monitor_paused', jsonb_build_object('reason', CAST(:r AS text)) "
-            "FROM p RETURNING id"
-        ),
-        {"ids": list(monitor_ids), "r": reason},
-    ).all()
-    for _ in rows:
-        metrics.monitor_event("monitor_paused")
-    return len(rows)
-
-
 Push = Callable[[Sequence[Dispatch]], Any]
 
 
-def publish(rt: Runtime, rows: Sequence[Any], request_id: str, push: Push | None = None) -> None:
+def publish(
+    rt: Runtime, rows: Sequence[QueuedJob], request_id: str, push: Push | None = None
+) -> None:
     dispatches = batch.paced(rt, rows, request_id, kind=KIND)
     try:
         if push is None:
@@ -152,40 +198,39 @@ def schedule_due(rt: Runtime, push: Push | None = None, limit: int = DUE_BATCH) 
     """One beat pass. What it did, with the database time it took (seconds)."""
     request_id = f"monitors-{uuid.uuid4()}"
     t0 = time.perf_counter()
-    cost = rt.settings.batch_target_tokens
-    with rt.engine.begin() as conn:
-        conn.execute(_NESTED_LOOPS)
-        due = conn.execute(_CLAIM, {"n": limit, "j": JITTER}).all()
-        paused: list[Any] = []
-        if due:
-            per_org: dict[int, list[Any]] = {}
-            for m in due:
-                per_org.setdefault(int(m.org_id), []).append(m)
-            limits = {
-                int(r.id): int(r.monthly_tokens)
-                for r in conn.execute(_PLANS, {"orgs": list(per_org)})
-            }
-            for org_id, ms in per_org.items():
-                needed = sum(int(m.target_count) for m in ms)
-                if not take_tokens(conn, org_id, needed, limits.get(org_id, 0), cost):
-                    paused.extend(m.id for m in ms)
-            if paused:
-                pause(conn, paused, OUT_OF_TOKENS)
-        stopped = set(paused)
-        run = [(m.id, int(m.org_id)) for m in due if m.id not in stopped]
-        rows = enqueue(conn, rt, run, request_id)
+    with rt.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement, one transaction
+        result = conn.execute(
+            _PASS,
+            {
+                "n": limit,
+                "j": JITTER,
+                "tokens": rt.settings.batch_target_tokens,
+                "period": accounts.current_period(),
+                "reason": OUT_OF_TOKENS,
+                "kind": KIND,
+                "queue": rt.kinds[KIND].queue,
+                "max_attempts": rt.settings.max_attempts,
+                "rid": request_id,
+            },
+        ).all()
     db_seconds = time.perf_counter() - t0
+    rows = queued([r for r in result if r.id is not None])
+    [claimed] = [r for r in result if r.id is None]
+    lateness, paused = claimed.late or [], int(claimed.paused)
     if rows:
         publish(rt, rows, request_id, push)
-    for m in due:
-        metrics.monitor_scheduled(max(float(m.late or 0), 0.0))
+    for _ in range(paused):
+        metrics.monitor_event("monitor_paused")
+    for late in lateness:
+        metrics.monitor_scheduled(max(late or 0.0, 0.0))
     out = {
-        "due": len(due),
-        "paused": len(paused),
+        "due": len(lateness),
+        "paused": paused,
         "jobs": len(rows),
         "db_seconds": round(db_seconds, 4),
     }
-    if due:
+    if lateness:
         log.info("monitors scheduled", extra={"counts": out})
     return out
 
@@ -223,4 +268,4 @@ def run_now(
             {"m": m.id, "r": reschedule, "j": JITTER},
         )
     publish(rt, rows, request_id)
-    return [int(r.id) for r in rows]
+    return [r.id for r in rows]
