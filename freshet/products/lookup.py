@@ -159,8 +159,7 @@ def _by_item_id(
         return None, None
     if row.used is None:  # stale: the refresh starts from it
         return row, None
-    history, stats = product_store.history_of(row)
-    return row, _cached_answer(row, opts, history, stats, meter)
+    return row, _answered(row, opts, meter, consumed=opts.cost, cached=True, history=row)
 
 
 def _charged(
@@ -189,24 +188,22 @@ def _charged(
     return row
 
 
-def _cached_answer(
-    row: Any,
-    opts: LookupOptions,
-    history: list[dict[str, Any]],
-    stats: dict[str, Any],
-    meter: Meter,
+def _answered(
+    row: Any, opts: LookupOptions, meter: Meter, *, consumed: int, cached: bool, history: Any
 ) -> Outcome:
-    assert meter.tokens_remaining is not None
+    """The 200 with the product of `row` and the history columns of `history` (a row
+    carrying at, prices, low, high, avg: the same row, or the charge's)."""
+    points, stats = product_store.history_of(history)
     return Outcome(
         200,
         answer(
             row,
             opts,
-            history=history,
+            history=points,
             stats=stats,
-            tokens_consumed=opts.cost,
-            tokens_remaining=meter.tokens_remaining,
-            cached=True,
+            tokens_consumed=consumed,
+            tokens_remaining=meter.tokens_remaining or 0,
+            cached=cached,
         ),
     )
 
@@ -232,8 +229,7 @@ def _from_cache(
             )
 
     charged = _charged(rt, principal, opts.cost, meter, charge)
-    history, stats = product_store.history_of(charged)
-    return _cached_answer(row, opts, history, stats, meter)
+    return _answered(row, opts, meter, consumed=opts.cost, cached=True, history=charged)
 
 
 def _submit(
@@ -327,19 +323,7 @@ def _await(
     assert row is not None  # the request wrote the job itself
     meter.tokens_remaining = max(principal.plan.monthly_tokens - int(row.used or 0), 0)
     if row.job_status == "completed" and row.id is not None:
-        history, stats = product_store.history_of(row)
-        return Outcome(
-            200,
-            answer(
-                row,
-                opts,
-                history=history,
-                stats=stats,
-                tokens_consumed=row.tokens_reserved,
-                tokens_remaining=meter.tokens_remaining,
-                cached=False,
-            ),
-        )
+        return _answered(row, opts, meter, consumed=row.tokens_reserved, cached=False, history=row)
     if row.job_status in ("failed", "cancelled", "completed"):
         raise failure_of(
             {"status": row.job_status, "error_code": row.error_code, "error": row.error}
