@@ -107,9 +107,10 @@ def _costs(
 
 
 def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
-    """Finished jobs within retention (with reserve+charge rows), products, observations
-    spread over 60 days of which the older half is already thinned; the thinning mark
-    caught up: the steady state of a deployment that has run its passes."""
+    """Finished jobs within retention (with reserve+charge rows, the reservation marked
+    settled as the settling statement marks it), products, observations spread over 60 days
+    of which the older half is already thinned; the thinning mark caught up: the steady
+    state of a deployment that has run its passes."""
     timings = {}
     with engine.begin() as conn:
         org = conn.execute(text("SELECT id FROM organizations ORDER BY id LIMIT 1")).scalar()
@@ -126,9 +127,11 @@ def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
         )
         conn.execute(
             text(
-                "INSERT INTO ledger (org_id, period, job_id, resource, kind, amount, created_at) "
+                "INSERT INTO ledger (org_id, period, job_id, resource, kind, amount, created_at,"
+                " settled_at) "
                 "SELECT org_id, date_trunc('month', created_at)::date, id, 'tokens', k, 1, "
-                "created_at FROM jobs CROSS JOIN (VALUES ('reserve'), ('charge')) v(k) "
+                "created_at, CASE WHEN k = 'reserve' THEN created_at END "
+                "FROM jobs CROSS JOIN (VALUES ('reserve'), ('charge')) v(k) "
                 "WHERE kind = 'product' AND result IS NULL AND status = 'completed'"
             )
         )
