@@ -162,9 +162,11 @@ def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
         )
         timings["observations_s"] = time.perf_counter() - t0
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE jobs, ledger, products, price_observations")
-        )
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(text("VACUUM ANALYZE jobs, ledger, products, price_observations"))
+        # The load leaves GBs of dirty pages that the checkpointer would otherwise write out
+        # over the next minutes, under the measurement: that is the load's cost, not the size's.
+        auto.execute(text("CHECKPOINT"))
     return timings
 
 
@@ -172,6 +174,9 @@ def big_database(
     bench: Any, product_path: str, headers: dict[str, str], batch_headers: dict[str, str]
 ) -> dict[str, Any]:
     """`headers`: a tenant for the cached lookup; `batch_headers`: one granted the bench shop."""
+    # One round unmeasured first: the worker and the API processes have just started, and
+    # their first seconds (imports, pools, the first requests) would land on the empty side.
+    _costs(bench, product_path, headers, batch_headers)
     empty = _costs(bench, product_path, headers, batch_headers)
     loaded = load_big(bench.engine, BIG_JOBS, BIG_OBSERVATIONS)
     big = _costs(bench, product_path, headers, batch_headers)
