@@ -107,9 +107,10 @@ def _costs(
 
 
 def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
-    """Finished jobs within retention (with reserve+charge rows), products, observations
-    spread over 60 days of which the older half is already thinned; the thinning mark
-    caught up: the steady state of a deployment that has run its passes."""
+    """Finished jobs within retention (with reserve+charge rows, the reservation marked
+    settled as the settling statement marks it), products, observations spread over 60 days
+    of which the older half is already thinned; the thinning mark caught up: the steady
+    state of a deployment that has run its passes."""
     timings = {}
     with engine.begin() as conn:
         org = conn.execute(text("SELECT id FROM organizations ORDER BY id LIMIT 1")).scalar()
@@ -126,9 +127,11 @@ def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
         )
         conn.execute(
             text(
-                "INSERT INTO ledger (org_id, period, job_id, resource, kind, amount, created_at) "
+                "INSERT INTO ledger (org_id, period, job_id, resource, kind, amount, created_at,"
+                " settled_at) "
                 "SELECT org_id, date_trunc('month', created_at)::date, id, 'tokens', k, 1, "
-                "created_at FROM jobs CROSS JOIN (VALUES ('reserve'), ('charge')) v(k) "
+                "created_at, CASE WHEN k = 'reserve' THEN created_at END "
+                "FROM jobs CROSS JOIN (VALUES ('reserve'), ('charge')) v(k) "
                 "WHERE kind = 'product' AND result IS NULL AND status = 'completed'"
             )
         )
@@ -159,9 +162,11 @@ def load_big(engine: Any, jobs: int, observations: int) -> dict[str, float]:
         )
         timings["observations_s"] = time.perf_counter() - t0
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE jobs, ledger, products, price_observations")
-        )
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(text("VACUUM ANALYZE jobs, ledger, products, price_observations"))
+        # The load leaves GBs of dirty pages that the checkpointer would otherwise write out
+        # over the next minutes, under the measurement: that is the load's cost, not the size's.
+        auto.execute(text("CHECKPOINT"))
     return timings
 
 
@@ -169,6 +174,9 @@ def big_database(
     bench: Any, product_path: str, headers: dict[str, str], batch_headers: dict[str, str]
 ) -> dict[str, Any]:
     """`headers`: a tenant for the cached lookup; `batch_headers`: one granted the bench shop."""
+    # One round unmeasured first: the worker and the API processes have just started, and
+    # their first seconds (imports, pools, the first requests) would land on the empty side.
+    _costs(bench, product_path, headers, batch_headers)
     empty = _costs(bench, product_path, headers, batch_headers)
     loaded = load_big(bench.engine, BIG_JOBS, BIG_OBSERVATIONS)
     big = _costs(bench, product_path, headers, batch_headers)

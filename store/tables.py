@@ -119,6 +119,8 @@ ledger = Table(
     Column("kind", Text, nullable=False),  # reserve | charge | refund
     Column("amount", Integer, nullable=False),
     _now(),
+    # 0011: on a `reserve` row, when the statement that wrote its charge or refund ran.
+    Column("settled_at", DateTime(timezone=True)),
     CheckConstraint("kind in ('reserve', 'charge', 'refund')", name="kind"),
     CheckConstraint("resource in ('tokens', 'review_jobs')", name="resource"),
     # One reservation and one settlement (charge or refund) per job and resource, ever.
@@ -137,6 +139,12 @@ ledger = Table(
         postgresql_where=text("job_id IS NOT NULL AND kind <> 'reserve'"),
     ),
     Index("ix_ledger_org_period", "org_id", "period"),
+    # 0011: the reservations still open: what the sweeper's settle pass reads.
+    Index(
+        "ix_ledger_unsettled",
+        "job_id",
+        postgresql_where=text("kind = 'reserve' AND settled_at IS NULL"),
+    ),
 )
 
 catalogs = Table(
@@ -387,6 +395,8 @@ Index(
 )
 Index("ix_idempotency_keys_created", idempotency_keys.c.created_at)
 Index("ix_price_observations_time", price_observations.c.observed_at, price_observations.c.id)
+# 0011: review jobs by age, for the sweeper's cooldown restore.
+Index("ix_jobs_reviews_created", jobs.c.created_at, postgresql_where=text("kind = 'reviews'"))
 
 maintenance_marks = Table(
     "maintenance_marks",

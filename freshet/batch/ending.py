@@ -109,13 +109,16 @@ def cancel(rt: Runtime, workflow_id: uuid.UUID, org_id: int) -> str | None:
 
 
 def refund(conn: Connection, job_ids: list[int]) -> None:
-    """usage.settle(charge=False) for many jobs in two statements (same unique-index guard:
-    a job already settled is skipped)."""
+    """usage.settle(charge=False) for many jobs in one statement (same unique-index guard:
+    a job already settled is skipped; its reservations are marked settled the same way)."""
     if not job_ids:
         return
     conn.execute(
         text("""
-        WITH r AS (
+        WITH m AS (
+          UPDATE ledger SET settled_at = now()
+          WHERE job_id = ANY(CAST(:ids AS bigint[])) AND kind = 'reserve' AND settled_at IS NULL),
+        r AS (
           INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
           SELECT org_id, period, job_id, request_id, resource, 'refund', amount FROM ledger
           WHERE job_id = ANY(CAST(:ids AS bigint[])) AND kind = 'reserve'

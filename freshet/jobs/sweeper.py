@@ -146,6 +146,8 @@ def redispatch(rt: Runtime, batch: int) -> int:
 
 
 def settle_ended(rt: Runtime, batch: int) -> int:
+    """Charge or refund the reservations of jobs that ended without it (a crash between the
+    two, say). Reads only reservations not marked settled, never the settled history."""
     with rt.engine.begin() as conn:
         ids = accounts.unsettled_job_ids(conn, batch)
         for job_id in ids:
@@ -194,7 +196,10 @@ def clear_orphan_cooldowns(rt: Runtime, grace: float = ORPHAN_GRACE_SECONDS) -> 
 
 
 def restore_cooldowns(rt: Runtime) -> int:
-    """Cooldowns lost with Redis come back from the jobs that started them."""
+    """Cooldowns lost with Redis come back from the jobs that started them.
+
+    Reads ix_jobs_reviews_created back to the longest cooldown of any plan only: the review
+    jobs of that window, not every job kept."""
     with rt.engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -203,6 +208,8 @@ def restore_cooldowns(rt: Runtime) -> int:
                 "p.asin_cooldown_seconds) - now())) AS left_s "
                 "FROM jobs j JOIN organizations o ON o.id = j.org_id JOIN plans p ON p.name = o.plan "
                 "WHERE j.kind = 'reviews' AND j.status IN ('queued', 'running', 'completed') "
+                "AND j.created_at > now() - make_interval(secs => "
+                "(SELECT max(asin_cooldown_seconds) FROM plans)) "
                 "AND j.created_at > now() - make_interval(secs => p.asin_cooldown_seconds) "
                 "ORDER BY j.org_id, j.asin, j.marketplace, j.created_at DESC"
             )
