@@ -111,7 +111,7 @@ ledger = Table(
     "ledger",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("org_id", BigInteger, nullable=False),  # no foreign key: see migration 0011
+    Column("org_id", BigInteger, nullable=False),  # no foreign key: see migration 0012
     Column("period", Date, nullable=False),
     Column("job_id", BigInteger),
     Column("request_id", Text),
@@ -226,7 +226,7 @@ jobs = Table(
         "id", BigInteger, jobs_id_seq, primary_key=True, server_default=jobs_id_seq.next_value()
     ),
     # 0007: NULL for hot-product refreshes, which are charged to nobody
-    Column("org_id", BigInteger, nullable=True),  # no foreign key: see migration 0011
+    Column("org_id", BigInteger, nullable=True),  # no foreign key: see migration 0012
     Column("kind", Text, nullable=False),  # reviews | product | batch_target
     Column("status", Text, nullable=False, server_default="queued"),
     Column("queue", Text, nullable=False),
@@ -242,9 +242,9 @@ jobs = Table(
     Column("error", Text),
     Column("error_code", Text),
     Column("request_id", Text),
-    Column("workflow_id", UUID(as_uuid=True)),  # no foreign key: see migration 0011
+    Column("workflow_id", UUID(as_uuid=True)),  # no foreign key: see migration 0012
     Column("target_index", Integer),
-    Column("catalog_id", BigInteger),  # no foreign key: see migration 0011
+    Column("catalog_id", BigInteger),  # no foreign key: see migration 0012
     Column("product_id", UUID(as_uuid=True)),
     Column("leader_job_id", BigInteger),
     Column("url", Text),

@@ -6,15 +6,15 @@ workflow's jobs with it. The four checks per row cost 18 of 30 ms when a 500-tar
 writes its jobs and reserve rows (measured on this project's machine), and as much again
 for every monitor pass and every product job.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
