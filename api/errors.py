@@ -8,6 +8,7 @@ import psycopg
 import redis
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.batch_errors import batch_unavailable_or_none
@@ -63,6 +64,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(psycopg.OperationalError)  # a statement run straight on the driver
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy past the pool's timeout
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def _unavailable(err: Exception) -> Response:

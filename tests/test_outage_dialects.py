@@ -37,3 +37,20 @@ def test_descripio_endpoints_answer_500_service_error_with_retry_after(outage, e
     other = outage.get("/v1/usage", headers=t.headers)
     assert other.status_code == 503 and other.get_json()["code"] == "service_unavailable"
     assert int(other.headers["Retry-After"]) >= 1
+
+
+def test_a_pool_with_every_connection_busy_is_503_not_500(client, engine, rt, monkeypatch):
+    """Every pooled connection checked out past the pool's timeout: an outage answer too."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from freshet.products import store as product_store
+
+    t = make_tenant(engine)
+
+    def exhausted(*_a: object, **_k: object) -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 0 reached")
+
+    monkeypatch.setattr(product_store, "cached_by_key", exhausted)
+    resp = client.get("/v1/products/19667262713", headers=t.headers)
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.get_json()["code"] == "service_unavailable"
