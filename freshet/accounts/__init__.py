@@ -3,6 +3,7 @@ token ledger; the per-minute windows; the /v1/usage report."""
 
 from freshet.accounts.ledger import (
     charge_now,
+    charge_sql,
     current_period,
     ensure_period,
     ledger_totals,
@@ -56,6 +57,7 @@ __all__ = [
     "authenticate",
     "catalog_id_by_slug",
     "charge_now",
+    "charge_sql",
     "create_catalog",
     "create_key",
     "create_org",

@@ -216,6 +216,19 @@ def settle(conn: Connection, job_id: int, *, charge: bool) -> int:
     return int(written or 0)
 
 
+def charge_sql(done: str) -> str:
+    """`settle(charge=True)` as the body of a CTE, for a statement that completes jobs and
+    charges them in one go: every reservation of the jobs the CTE `done` returns (column
+    `id`) charged once (the same unique index skips what is charged already). A charge
+    gives nothing back to the month's counters, so this is the whole of it."""
+    return (
+        "INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount) "  # noqa: S608 (`done` is a CTE name of ours)
+        "SELECT r.org_id, r.period, r.job_id, r.request_id, r.resource, 'charge', r.amount "
+        f"FROM ledger r JOIN {done} d ON d.id = r.job_id WHERE r.kind = 'reserve' "
+        "ON CONFLICT (job_id, resource) WHERE job_id IS NOT NULL AND kind <> 'reserve' DO NOTHING"
+    )
+
+
 def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
     """Jobs that ended (completed, failed, cancelled) with a reservation never settled."""
     settled = ledger.alias("settled")
