@@ -69,7 +69,7 @@ def _refresh(stack: Stack, n: int, profiler: Profiler) -> None:
     from freshet.jobs.runner import run_job
     from freshet.wiring import build_runtime
 
-    rt = build_runtime(stack.settings(), _Discard())
+    rt = build_runtime(stack.settings(), _Discard(), statements_async=False)  # as a worker
     _, principal = unlimited_tenant(rt.engine)
     warm = submit_reviews(rt, principal, asins("PW", 20))
     ids = submit_reviews(rt, principal, asins("P", n))
@@ -94,7 +94,7 @@ def _target(stack: Stack, n: int, profiler: Profiler) -> None:
     from schemas.batch import BatchRequest
     from tests.factories import make_catalog
 
-    rt = build_runtime(stack.settings(), _Discard())
+    rt = build_runtime(stack.settings(), _Discard(), statements_async=False)  # as a worker
     make_catalog(
         rt.engine, batch_accept.CATALOG, "shopify", [batch_accept.catalog_domain(stack.sim_host)]
     )
