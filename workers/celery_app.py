@@ -103,10 +103,13 @@ def runtime_for(app: Celery) -> Runtime:
     if rt is None:
         # One connection per worker thread at most, so no task waits for or opens a connection.
         # A worker serves no cached read: its statement engine commits durably, and carries
-        # every job's claim and completion (freshet.jobs.runner).
+        # every job's claim and completion (freshet.jobs.runner). It publishes pipelined.
         pool = max(int(app.conf.worker_concurrency or 4), 2)
         rt = build_runtime(
-            app.freshet_settings, publisher_for(app), pool_size=pool, statements_async=False
+            app.freshet_settings,
+            publisher_for(app, pipelined=True),
+            pool_size=pool,
+            statements_async=False,
         )
         _runtimes[key] = rt
     return rt

@@ -8,14 +8,24 @@ from celery import Celery
 
 from freshet.runtime import Message, Publisher
 from workers.brokers import countdown_for, is_amqp
+from workers.fanout import publish_many
 
 
 class CeleryPublisher(Publisher):
-    def __init__(self, app: Celery) -> None:
+    """`pipelined`: every list goes out in one pipeline of pre-serialized messages
+    (workers/fanout.py) instead of one `send_task` (and one round trip) per message, and
+    without Celery's task-sent events. A worker publishes so: its fair-share passes run
+    on its jobs' path, and hold the jobs they send until they have sent them."""
+
+    def __init__(self, app: Celery, *, pipelined: bool = False) -> None:
         self.app = app
+        self.pipelined = pipelined
 
     def publish(self, dispatches: Sequence[Message]) -> None:
         if not dispatches:
+            return
+        if self.pipelined:
+            publish_many(self.app, dispatches)
             return
         # One producer (one connection) for the whole list.
         with self.app.producer_or_acquire() as producer:
@@ -42,10 +52,10 @@ class DurableCeleryPublisher(CeleryPublisher):
             return None
 
 
-def publisher_for(app: Celery) -> CeleryPublisher:
+def publisher_for(app: Celery, *, pipelined: bool = False) -> CeleryPublisher:
     if is_amqp(app.conf.broker_url or ""):
-        return DurableCeleryPublisher(app)
-    return CeleryPublisher(app)
+        return DurableCeleryPublisher(app, pipelined=pipelined)
+    return CeleryPublisher(app, pipelined=pipelined)
 
 
 class NullPublisher(Publisher):
