@@ -76,6 +76,11 @@ def test_a_batch_target_completes_in_one_statement_stored_and_charged_once(
     )
     assert _count(engine, "SELECT count(*) FROM price_observations") == 1
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+    with engine.connect() as conn:
+        workflow = conn.execute(
+            text("SELECT status FROM workflows WHERE id = :w"), {"w": job.workflow_id}
+        ).scalar_one()
+    assert workflow == "completed"  # its last job's end finished it
     # A second delivery of the same message finds nothing to claim.
     assert jobs.run_job(worker_rt, job_id, "batch_target") == "skipped"
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]

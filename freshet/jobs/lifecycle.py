@@ -94,17 +94,20 @@ def unclaim(conn: Connection, job_id: int, attempt: int, delay: float) -> bool:
     return conn.execute(_UNCLAIM, {"id": job_id, "attempt": attempt, "delay": delay}).rowcount == 1
 
 
-def completion(store: str, result: str, product_id: str = "jobs.product_id") -> TextClause:
+def completion(
+    store: str, result: str, product_id: str = "jobs.product_id", also: str = ""
+) -> TextClause:
     """One statement (built once, at import) that stores what a job fetched, completes the
     job and charges its reservation — all of it or, when the job is no longer running under
     this attempt (cancelled, or taken over after its lease), none of it.
 
     `store`: CTEs that write the output, each reading the job's locked row from `me` (so
     they write nothing when the fence refuses); `result` and `product_id`: SQL for the
-    job's columns, over those CTEs. Parameters :job and :attempt are the fence's. The
-    statement returns `done`: true when the job is completed under this attempt — by this
-    statement, or by an earlier run of it whose answer a dead connection lost (the same
-    statement run again, `Runtime.once`, then writes nothing and still says so)."""
+    job's columns, over those CTEs; `also`: more columns for the answer (`, expr AS name`).
+    Parameters :job and :attempt are the fence's. The statement returns `done`: true when
+    the job is completed under this attempt — by this statement, or by an earlier run of it
+    whose answer a dead connection lost (the same statement run again, `Runtime.once`, then
+    writes nothing and still says so)."""
     return text(
         "WITH me AS (SELECT id FROM jobs WHERE id = :job AND attempt = :attempt "  # noqa: S608 (SQL of ours, no value)
         "AND status = 'running' FOR UPDATE),\n"
@@ -115,16 +118,17 @@ def completion(store: str, result: str, product_id: str = "jobs.product_id") -> 
         "RETURNING jobs.id),\n"
         f"led AS ({accounts.charge_sql('fin')})\n"
         "SELECT EXISTS (SELECT 1 FROM fin) OR EXISTS (SELECT 1 FROM jobs WHERE id = :job "
-        "AND attempt = :attempt AND status = 'completed') AS done"
+        f"AND attempt = :attempt AND status = 'completed') AS done{also}"
     )
 
 
 def complete(
     conn: Connection, statement: TextClause, job: dict[str, Any], params: dict[str, Any]
-) -> bool:
-    """Run a `completion` statement for `job`; False when its fence refused (nothing stored)."""
-    done = conn.execute(statement, params | {"job": job["id"], "attempt": job["attempt"]})
-    return bool(done.scalar())
+) -> Any | None:
+    """Run a `completion` statement for `job`: its answer's row, or None when the fence
+    refused (nothing stored)."""
+    row = conn.execute(statement, params | {"job": job["id"], "attempt": job["attempt"]}).one()
+    return row if row.done else None
 
 
 def finish(

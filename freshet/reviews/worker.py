@@ -38,9 +38,8 @@ class ReviewHandler:
 
     def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any) -> bool:
         """Store the pages, finish the job and charge it: one statement (`_COMPLETE`)."""
-        return jobs.complete(
-            conn, _COMPLETE, job, pages_params(job["asin"], job["marketplace"], pages)
-        )
+        params = pages_params(job["asin"], job["marketplace"], pages)
+        return jobs.complete(conn, _COMPLETE, job, params) is not None
 
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         g = rt.guards
