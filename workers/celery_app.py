@@ -15,6 +15,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_shutdown,
 )
 
 from freshet.logs import configure_logging
@@ -134,6 +135,16 @@ def _close_runtimes(**_: Any) -> None:
     for rt in list(_runtimes.values()):
         rt.close()
     _runtimes.clear()
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
+def _close_app_runtimes(sender: Any = None, **_: Any) -> None:
+    # A threads-pool worker has no pool process to shut down: its app's runtime (and its two
+    # pools of connections) is closed when the worker stops — a worker started and stopped
+    # inside one process (the tests') leaves no connections behind.
+    app = getattr(sender, "app", None)
+    for key in [k for k in _runtimes if k[0] == os.getpid() and (app is None or k[1] == id(app))]:
+        _runtimes.pop(key).close()
 
 
 _app: Celery | None = None
