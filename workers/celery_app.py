@@ -137,14 +137,20 @@ def _close_runtimes(**_: Any) -> None:
     _runtimes.clear()
 
 
+def close_runtime(app: Celery) -> None:
+    """Close this process's runtime for `app` (both its pools of connections), if built."""
+    rt = _runtimes.pop((os.getpid(), id(app)), None)
+    if rt is not None:
+        rt.close()
+
+
 @worker_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
-def _close_app_runtimes(sender: Any = None, **_: Any) -> None:
-    # A threads-pool worker has no pool process to shut down: its app's runtime (and its two
-    # pools of connections) is closed when the worker stops — a worker started and stopped
-    # inside one process (the tests') leaves no connections behind.
+def _close_app_runtime(sender: Any = None, **_: Any) -> None:
+    # A threads-pool worker has no pool process to shut down: its app's runtime is closed
+    # when the worker stops.
     app = getattr(sender, "app", None)
-    for key in [k for k in _runtimes if k[0] == os.getpid() and (app is None or k[1] == id(app))]:
-        _runtimes.pop(key).close()
+    if app is not None:
+        close_runtime(app)
 
 
 _app: Celery | None = None
