@@ -2,6 +2,7 @@
 private stack the bench uses (simulator, Redis and Postgres in processes of their own).
 
     python -m bench.profile refresh   # the worker's side of a review refresh (run_job)
+    python -m bench.profile target    # the worker's side of a batch target (run_job)
     python -m bench.profile admit     # Guards.admit
     python -m bench.profile lookup    # GET /v1/products/{id}, cached (Flask test client)
     python -m bench.profile batch     # POST /v1/products/refresh with 500 targets
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyinstrument import Profiler
+from sqlalchemy import text
 
 from bench.phases import log
 from bench.stack import Stack
@@ -49,7 +51,9 @@ class _CProfile:
         stats = pstats.Stats(self.prof)
         total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
         print(f"CPU: {total:.3f}s for {n} calls = {total / n * 1000:.2f} ms each\n")
-        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("cumulative").print_stats(
+            int(__import__("os").environ.get("PROF_ROWS", "45"))
+        )
         stats.sort_stats("tottime").print_stats(30)
 
 
@@ -65,7 +69,7 @@ def _refresh(stack: Stack, n: int, profiler: Profiler) -> None:
     from freshet.jobs.runner import run_job
     from freshet.wiring import build_runtime
 
-    rt = build_runtime(stack.settings(), _Discard())
+    rt = build_runtime(stack.settings(), _Discard(), statements_async=False)  # as a worker
     _, principal = unlimited_tenant(rt.engine)
     warm = submit_reviews(rt, principal, asins("PW", 20))
     ids = submit_reviews(rt, principal, asins("P", n))
@@ -77,6 +81,47 @@ def _refresh(stack: Stack, n: int, profiler: Profiler) -> None:
     log(
         f"{n} review jobs run in-process: {(time.perf_counter() - t0) / n * 1000:.2f} ms each "
         f"(under the profiler), outcomes {sorted(set(outcomes))}"
+    )
+    rt.close()
+
+
+def _target(stack: Stack, n: int, profiler: Profiler) -> None:
+    from bench import batch_accept
+    from bench.tenancy import unlimited_tenant
+    from freshet import batch
+    from freshet.jobs.runner import run_job
+    from freshet.wiring import build_runtime
+    from schemas.batch import BatchRequest
+    from tests.factories import make_catalog
+
+    rt = build_runtime(stack.settings(), _Discard(), statements_async=False)  # as a worker
+    make_catalog(
+        rt.engine, batch_accept.CATALOG, "shopify", [batch_accept.catalog_domain(stack.sim_host)]
+    )
+    _, principal = unlimited_tenant(rt.engine, catalogs=[batch_accept.CATALOG])
+
+    def submit(count: int, tag: str) -> list[int]:
+        req = BatchRequest(batch_accept.targets(stack.sim_url, count, tag), None)
+        body, status, _ = batch.submit(rt, principal, req, f"prof-{tag}")
+        assert status == 202, body
+        batch.launch(rt, body["workflowId"], push=lambda messages: None)
+        with rt.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("SELECT id FROM jobs WHERE workflow_id = :w ORDER BY id"),
+                    {"w": body["workflowId"]},
+                ).scalars()
+            )
+
+    for job_id in submit(20, "warm"):
+        run_job(rt, job_id, "batch_target")
+    ids = submit(n, "prof")
+    t0 = time.perf_counter()
+    with profiler:
+        outcomes = [run_job(rt, job_id, "batch_target") for job_id in ids]
+    log(
+        f"{n} batch targets run in-process: {(time.perf_counter() - t0) / n * 1000:.2f} ms "
+        f"each (under the profiler), outcomes {sorted(set(outcomes))}"
     )
     rt.close()
 
@@ -145,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=["refresh", "admit", "lookup", "batch"])
+    p.add_argument("what", choices=["refresh", "target", "admit", "lookup", "batch"])
     p.add_argument("-n", type=int, default=0, help="how many (default per target)")
     p.add_argument("--html", help="write pyinstrument's HTML report here")
     p.add_argument(
@@ -154,11 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         help="cProfile (CPU time per function) instead of pyinstrument (wall)",
     )
     args = p.parse_args(argv)
-    n = args.n or {"refresh": 200, "admit": 5000, "lookup": 2000, "batch": 20}[args.what]
+    n = (
+        args.n
+        or {"refresh": 200, "target": 200, "admit": 5000, "lookup": 2000, "batch": 20}[args.what]
+    )
     profiler: Any = _CProfile() if args.cpu else Profiler(interval=0.0005)
     with Stack.up(log=log) as stack:
         if args.what == "refresh":
             _refresh(stack, n, profiler)
+        elif args.what == "target":
+            _target(stack, n, profiler)
         elif args.what == "admit":
             _admit(stack, n, profiler)
         else:

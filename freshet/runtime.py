@@ -8,12 +8,14 @@ Built only by the composition roots (API app factory, Celery worker start, CLI),
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import redis as redis_lib
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from freshet.settings import Settings
 from guards import Guards
@@ -84,7 +86,17 @@ class Handler(Protocol):
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None: ...
 
 
+@runtime_checkable
+class CompletesInOne(Protocol):
+    """A handler that stores a job's output and completes the job in one statement (built
+    with `freshet.jobs.completion`): the runner then finishes it with no transaction of its
+    own. `complete` returns False when the job's fence refused (nothing was written)."""
+
+    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], output: Any) -> bool: ...
+
+
 SweeperPass = Callable[["Runtime"], int]
+T = TypeVar("T")
 
 
 class WiringError(RuntimeError):
@@ -100,6 +112,9 @@ class JobKind:
     sweeper_passes: tuple[SweeperPass, ...] = ()
     # Published by the fair-share dispatcher (freshet.jobs.fairshare), not at submission.
     fair_share: bool = False
+    # Callers wait for its jobs to end (a synchronous refresh): each end is signalled
+    # (freshet.jobs.signals). Nobody listens for the other kinds' signals.
+    waited_on: bool = False
 
 
 class JobKinds:
@@ -161,10 +176,13 @@ class Runtime:
     redis: redis_lib.Redis
     publisher: Publisher
     kinds: JobKinds
-    # One-statement hot paths (the cached product read and its charge): autocommit, no
-    # pre-ping; see store.db.make_statement_engine.
+    # One-statement hot paths (the cached product read and its charge, a job's claim and
+    # completion): autocommit, no pre-ping; see store.db.make_statement_engine.
     statements: Engine
     extras: dict[str, Any] = field(default_factory=dict)
+    # The statement engine commits asynchronously (the API's cached-read charge): work that
+    # must be durable at commit then runs in a transaction on `engine` instead.
+    statements_async: bool = False
 
     @cached_property
     def guards(self) -> Guards:
@@ -179,6 +197,27 @@ class Runtime:
             allow_private=s.allow_private_upstreams,
             allowed_private_hosts=s.allowed_private_hosts,
         )
+
+    def durably(self) -> AbstractContextManager[Connection]:
+        """A connection for work that is one statement and must be durable when it returns:
+        the statement engine (the statement is its own transaction: no BEGIN, no COMMIT, no
+        pre-ping), or a transaction on `engine` where the statement engine commits
+        asynchronously."""
+        return self.engine.begin() if self.statements_async else self.statements.connect()
+
+    def once(self, work: Callable[[Connection], T]) -> T:
+        """`work(conn)` on a `durably()` connection. The statement engine checks no
+        connection before it is used, so one found dead (Postgres restarted) is retried once
+        on a fresh one: `work` must be safe to run again — a read, or one statement fenced so
+        that running it twice changes nothing."""
+        for attempt in (1, 2):
+            try:
+                with self.durably() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     @property
     def prefix(self) -> str:

@@ -22,6 +22,7 @@ def job_kinds() -> JobKinds:
                 "freshet.products.refresh",
                 "interactive",
                 sweeper_passes=(products.sweep_followers,),
+                waited_on=True,
             ),
             JobKind(
                 "batch_target",
@@ -46,18 +47,30 @@ def job_kinds() -> JobKinds:
     )
 
 
-def build_runtime(settings: Settings, publisher: Publisher, *, pool_size: int = 5) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    pool_size: int = 5,
+    statements_async: bool | None = None,
+) -> Runtime:
+    """`statements_async`: whether the statement engine commits asynchronously; by default
+    as the cached-read charge is configured. A worker, which serves no cached read, passes
+    False: its jobs' claims and completions then go through that engine, durably."""
+    if statements_async is None:
+        statements_async = settings.cached_charge_async_commit
     return Runtime(
         settings=settings,
         engine=make_engine(settings.database_url, pool_size=pool_size),
         statements=make_statement_engine(
             settings.database_url,
             pool_size=pool_size,
-            asynchronous_commit=settings.cached_charge_async_commit,
+            asynchronous_commit=statements_async,
         ),
         redis=redis_lib.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
         ),
         publisher=publisher,
         kinds=job_kinds(),
+        statements_async=statements_async,
     )

@@ -3,6 +3,7 @@ addresses it resolves to, and which of those are refused (anything not publicly 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ def pin_key(host: str) -> str:
     return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the string, asked twice per request
 def target_of(url: str) -> Target:
     """Scheme, host and port a request for `url` connects to, computed by requests' own URL
     preparation (UTS-46 for non-ASCII names, not Python's IDNA-2003 codec, which turns

@@ -3,12 +3,13 @@ marketplace language, and followed page by page."""
 
 from __future__ import annotations
 
-import copy
 import re
+import threading
 import unicodedata
 from datetime import date
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from sources import amazon_locales as loc
@@ -19,36 +20,98 @@ from sources.values import parse_html, parse_int, parse_number
 
 ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
 _ONE = {"one", "eine", "ein", "une", "un", "una", "uno", "een", "jedna", "en", "bir", "uma"}
-_STRUCTURE = (
-    '//*[@data-hook="review" or @data-hook="product-link" or @data-hook="rating-out-of-text"'
-    ' or @data-hook="total-review-count" or @data-hook="cr-filter-info-review-rating-count"'
-    ' or @id="cm_cr-review_list"]'
+# What any review page has: one of these data-hooks, or the review list's id.
+_STRUCTURE_HOOKS = (
+    "review",
+    "product-link",
+    "rating-out-of-text",
+    "total-review-count",
+    "cr-filter-info-review-rating-count",
 )
 
 
-def _hook(root: HtmlElement, *names: str) -> HtmlElement | None:
-    """The first element carrying the first of `names` found as its data-hook."""
-    for name in names:
-        found = root.xpath(f'.//*[@data-hook="{name}"]')
-        if found:
-            return found[0]
-    return None
+_local = threading.local()
+
+
+def _xpath(expr: str) -> etree.XPath:
+    """`expr` compiled, once per thread (compiling is most of what a short query costs;
+    lxml's compiled expressions are kept to one thread)."""
+    cache: dict[str, etree.XPath] | None = getattr(_local, "xpaths", None)
+    if cache is None:
+        cache = _local.xpaths = {}
+    found = cache.get(expr)
+    if found is None:
+        found = cache[expr] = etree.XPath(expr)
+    return found
+
+
+class _Hooks:
+    """The elements carrying each data-hook, in document order, found in one walk: calling
+    it answers `.//*[@data-hook="…"]` under the root (its first element); `every` and `any`
+    answer `//*[@data-hook="…"]` over the root's whole document (when built with
+    `document=True`)."""
+
+    def __init__(self, root: HtmlElement, *, document: bool = False):
+        self.first: dict[str, HtmlElement] = {}
+        self._every: dict[str, list[HtmlElement]] = {}
+        found = _xpath("//*[@data-hook]" if document else ".//*[@data-hook]")(root)
+        for element in found:
+            name = element.get("data-hook")
+            self._every.setdefault(name, []).append(element)
+            if element is not root:
+                self.first.setdefault(name, element)
+
+    def __call__(self, *names: str) -> HtmlElement | None:
+        """The first element carrying the first of `names` found as its data-hook."""
+        for name in names:
+            found = self.first.get(name)
+            if found is not None:
+                return found
+        return None
+
+    def every(self, name: str) -> list[HtmlElement]:
+        """Every element of the document carrying `name`, in document order."""
+        return self._every.get(name, [])
+
+    def any(self, *names: str) -> bool:
+        """Whether an element of the document carries one of `names`."""
+        return any(name in self._every for name in names)
 
 
 def _text(element: HtmlElement | None, skip_icons: bool = False) -> str | None:
     """Visible text of an element, line breaks kept; star icons dropped from titles."""
     if element is None:
         return None
-    element = copy.deepcopy(element)
-    unwanted = './/script | .//style | .//*[contains(@class, "a-expander-header")]'
-    if skip_icons:
-        unwanted += ' | .//i | .//*[contains(@class, "a-icon-alt")]'
-    for node in element.xpath(unwanted):
-        node.drop_tree()
-    for br in element.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    lines = (" ".join(line.split()) for line in element.text_content().split("\n"))
+    parts: list[str] = []
+    _visible(element, skip_icons, parts)
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
     return "\n".join(line for line in lines if line) or None
+
+
+def _hidden(element: HtmlElement, skip_icons: bool) -> bool:
+    """Scripts, styles and expander headers (and, for titles, icons) are no visible text."""
+    tag = element.tag
+    if tag in ("script", "style"):
+        return True
+    classes = element.get("class") or ""
+    if "a-expander-header" in classes:
+        return True
+    return skip_icons and (tag == "i" or "a-icon-alt" in classes)
+
+
+def _visible(element: HtmlElement, skip_icons: bool, parts: list[str]) -> None:
+    # The element's text nodes in document order (what text_content() gives), less those
+    # of hidden descendants (their tails stay, as drop_tree() keeps them); a <br> is a
+    # line break.
+    if element.text:
+        parts.append(element.text)
+    for child in element:
+        if isinstance(child.tag, str) and not _hidden(child, skip_icons):
+            _visible(child, skip_icons, parts)
+            if child.tag == "br":
+                parts.append("\n")
+        if child.tail:
+            parts.append(child.tail)
 
 
 def _date_match(text: str) -> tuple[str, str | None]:
@@ -140,26 +203,26 @@ def _page_context(url: str | None) -> tuple[str | None, str | None, int, str | N
 
 
 def _histogram(tree: HtmlElement) -> dict[str, int]:
-    table = tree.xpath('//*[@id="histogramTable"]')
+    table = _xpath('//*[@id="histogramTable"]')(tree)
     if not table:
         return {}
     histogram: dict[str, int] = {}
-    for row in table[0].xpath(".//tr | .//li"):
+    for row in _xpath(".//tr | .//li")(table[0]):
         text = " ".join(row.text_content().split())
-        star_class = row.xpath('.//a[contains(@class, "star")]/@class')
+        star_class = _xpath('.//a[contains(@class, "star")]/@class')(row)
         star = re.search(r"([1-5])star", " ".join(star_class)) or re.search(r"\b([1-5])\b", text)
-        percent = re.findall(r"(\d{1,3})\s*%", text) or row.xpath(
+        percent = re.findall(r"(\d{1,3})\s*%", text) or _xpath(
             ".//*[@aria-valuenow]/@aria-valuenow"
-        )
+        )(row)
         if star and percent:
             histogram[star.group(1)] = parse_int(percent[-1]) or 0
     return histogram
 
 
 def _verified(node: HtmlElement) -> bool:
-    if node.xpath('.//*[starts-with(@data-hook, "avp-badge")]'):
+    if _xpath('.//*[starts-with(@data-hook, "avp-badge")]')(node):
         return True
-    badges = node.xpath('.//*[contains(@class, "a-color-state") or contains(@class, "avp")]')
+    badges = _xpath('.//*[contains(@class, "a-color-state") or contains(@class, "avp")]')(node)
     return any(" ".join(b.text_content().split()).lower() in loc.VERIFIED for b in badges)
 
 
@@ -167,7 +230,7 @@ def _star_filter(tree: HtmlElement, url: str | None) -> int | None:
     """The star rating a filtered review list shows only (1-5), or None for all reviews."""
     chosen = (parse_qs(urlsplit(url).query).get("filterByStar") or [""])[0] if url else ""
     if not chosen:
-        selected = tree.xpath('//select[@id="star-count-dropdown"]/option[@selected]/@value')
+        selected = _xpath('//select[@id="star-count-dropdown"]/option[@selected]/@value')(tree)
         chosen = selected[0] if selected else ""
     word = chosen.lower().removesuffix("_star")
     return loc.STAR_WORDS.get(word)
@@ -175,20 +238,21 @@ def _star_filter(tree: HtmlElement, url: str | None) -> int | None:
 
 def _review(node: HtmlElement, top: bool) -> Review:
     review_id = (node.get("id") or "").removeprefix("customer_review-")
-    rating_el = _hook(node, "review-star-rating", "cmps-review-star-rating")
-    day, country = parse_review_date(_text(_hook(node, "review-date")))
-    body = _hook(node, "review-collapsed", "review-body")
-    author = node.xpath('.//*[contains(@class, "a-profile-name")]')
+    hook = _Hooks(node)
+    rating_el = hook("review-star-rating", "cmps-review-star-rating")
+    day, country = parse_review_date(_text(hook("review-date")))
+    body = hook("review-collapsed", "review-body")
+    author = _xpath('.//*[contains(@class, "a-profile-name")]')(node)
     return Review(
         amazon_review_id=review_id,
         rating=parse_rating(_text(rating_el)),
-        title=_text(_hook(node, "review-title"), skip_icons=True),
+        title=_text(hook("review-title"), skip_icons=True),
         content=_text(body),
         author=_text(author[0]) if author else None,
         date=day,
         country=country,
         verified_purchase=_verified(node),
-        helpful_votes=parse_helpful(_text(_hook(node, "helpful-vote-statement"))),
+        helpful_votes=parse_helpful(_text(hook("helpful-vote-statement"))),
         is_top_review=top,
     )
 
@@ -198,33 +262,30 @@ def parse_page(
 ) -> ReviewPage:
     """One Amazon review page; ParseError for captcha, sign-in or unrelated pages."""
     tree = parse_html(html)
-    if tree.xpath('//form[contains(@action, "validateCaptcha")]'):
+    if _xpath('//form[contains(@action, "validateCaptcha")]')(tree):
         raise ParseError("Amazon answered with a captcha page instead of reviews")
-    if not tree.xpath(_STRUCTURE):
-        if tree.xpath('//form[@name="signIn"]'):
+    hook = _Hooks(tree, document=True)
+    if not (hook.any(*_STRUCTURE_HOOKS) or _xpath('//*[@id="cm_cr-review_list"]')(tree)):
+        if _xpath('//form[@name="signIn"]')(tree):
             raise ParseError("Amazon answered with a sign-in page instead of reviews")
         raise ParseError("not an Amazon review page: no review markup found")
     url_asin, url_market, page_number, sort = _page_context(url)
-    selected = tree.xpath('//select[@id="sort-order-dropdown"]/option[@selected]/@value')
+    selected = _xpath('//select[@id="sort-order-dropdown"]/option[@selected]/@value')(tree)
     sort = sort or (selected[0] if selected else None)
-    top = bool(
-        tree.xpath(
-            '//*[@data-hook="dp-local-reviews-header" or @data-hook="top-customer-reviews-title"]'
-        )
-    )
+    top = hook.any("dp-local-reviews-header", "top-customer-reviews-title")
     top = top or (sort == "helpful" and page_number == 1)
-    product_link = _hook(tree, "product-link")
+    product_link = hook("product-link")
     page_asin = (
         re.search(r"/dp/([A-Z0-9]{10})", product_link.get("href", ""))
         if product_link is not None
         else None
     )
-    image = tree.xpath(
+    image = _xpath(
         '//img[@data-hook="cr-product-image"]/@src | //*[@data-hook="cr-product-image"]//img/@src'
         ' | //*[@id="cm_cr-product_info"]//img/@src'
-    )
+    )(tree)
     star_filter = _star_filter(tree, url)
-    counts = _text(_hook(tree, "cr-filter-info-review-rating-count"))
+    counts = _text(hook("cr-filter-info-review-rating-count"))
     # "1 204 évaluations au total, 311 avec avis": text cleaning made the no-break
     # space a plain one, so groups of three digits after a space belong to the number.
     numbers = re.findall(r"\d{1,3}(?:[ .,\u00a0\u202f]\d{3})+(?!\d)|\d+", counts or "")
@@ -234,11 +295,11 @@ def parse_page(
         if star_filter is not None
         else parse_int(numbers[1])
         if len(numbers) > 1
-        else parse_int(_text(_hook(tree, "total-review-count")))
+        else parse_int(_text(hook("total-review-count")))
     )
-    next_link = tree.xpath(
+    next_link = _xpath(
         '//li[contains(@class, "a-last") and not(contains(@class, "a-disabled"))]//a/@href'
-    )
+    )(tree)
     return ReviewPage(
         asin=(asin or url_asin or (page_asin.group(1) if page_asin else "")).upper(),
         marketplace=marketplace or url_market or "",
@@ -246,10 +307,10 @@ def parse_page(
         product_title=_text(product_link),
         image_url=image[0] if image else None,
         total_reviews=total,
-        average_rating=parse_rating(_text(_hook(tree, "rating-out-of-text"))),
+        average_rating=parse_rating(_text(hook("rating-out-of-text"))),
         histogram=_histogram(tree),
         star_filter=star_filter,
-        reviews=[_review(node, top) for node in tree.xpath('//*[@data-hook="review"]')],
+        reviews=[_review(node, top) for node in hook.every("review")],
         next_page_url=(urljoin(url, next_link[0]) if url else next_link[0]) if next_link else None,
     )
 

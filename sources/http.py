@@ -4,9 +4,11 @@ HTTP failures mapped to transient or permanent source errors."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -33,6 +35,21 @@ __all__ = ["HttpClient", "HttpStatusError", "Response", "parse_retry_after"]
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "Freshet/0.1 (+https://github.com/freshet)"
+# The environment variables requests consults for an http(s) request's proxies and CA bundle
+# (urllib's getproxies_environment and requests' merge_environment_settings).
+_ENVIRONMENT = (
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.I)
 
@@ -99,6 +116,7 @@ class HttpClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self.session = session
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -216,7 +234,7 @@ class HttpClient:
         wait = max(min(self.timeout, hop.deadline.remaining()), 0.001)
         token = CURRENT_HOP.set(hop)
         try:
-            settings = self.session.merge_environment_settings(url, {}, True, None, None)
+            settings = self._environment_settings(url)
             return self.session.send(
                 prepared, timeout=(wait, wait), allow_redirects=False, **settings
             )
@@ -226,6 +244,20 @@ class HttpClient:
             raise self._failure(exc, url, hop.deadline) from exc
         finally:
             CURRENT_HOP.reset(token)
+
+    def _environment_settings(self, url: str) -> dict[str, Any]:
+        """What the environment adds to a request for `url` (proxies, CA bundle), as requests
+        works it out — remembered per scheme and host while the variables it reads keep
+        their values, because working it out reads the whole environment each time."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, tuple(os.environ.get(k) for k in _ENVIRONMENT))
+        found = self._environment.get(key)
+        if found is None:
+            if len(self._environment) >= 1024:
+                self._environment.clear()
+            found = dict(self.session.merge_environment_settings(url, {}, True, None, None))
+            self._environment[key] = found
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in found.items()}
 
     def _check_deadline(self, deadline: Deadline, url: str) -> None:
         if deadline.passed():

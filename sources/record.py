@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from sources.availability import Availability
@@ -83,7 +83,11 @@ class ProductRecord:
     provenance: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`dataclasses.asdict`, without its deep copies: every value here is a string,
+        number, bool or None, or a list, dict or record of those, and the dict is only
+        serialized."""
+        out: dict[str, Any] = _plain(self)
+        return out
 
     def filled(self) -> list[str]:
         """The fields that hold a value: those a provenance entry speaks for."""
@@ -93,6 +97,26 @@ class ProductRecord:
             if name not in ("source", "url", "provenance")
             and getattr(self, name) not in (None, [], {}, "", Dimensions())
         ]
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, type(None))):
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+        return {n: _plain(getattr(value, n)) for n in names}
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 @dataclass
@@ -128,7 +152,11 @@ class ReviewPage:
     star_filter: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`dataclasses.asdict`, without its deep copies: every value here is a string,
+        number, bool or None, or a list, dict or record of those, and the dict is only
+        serialized."""
+        out: dict[str, Any] = _plain(self)
+        return out
 
 
 class SourceError(Exception):

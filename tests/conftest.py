@@ -180,3 +180,8 @@ def worker(celery_app):
         queues=["interactive", "reviews", "batch", "default"],
     ) as w:
         yield w
+    from workers.celery_app import close_runtime
+
+    # The embedded worker sends no worker_shutdown: close the runtime its tasks built, or
+    # every test with a worker leaves its pools' connections open until the session ends.
+    close_runtime(celery_app)

@@ -15,6 +15,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_shutdown,
 )
 
 from freshet.logs import configure_logging
@@ -104,8 +105,15 @@ def runtime_for(app: Celery) -> Runtime:
     rt = _runtimes.get(key)
     if rt is None:
         # One connection per worker thread at most, so no task waits for or opens a connection.
+        # A worker serves no cached read: its statement engine commits durably, and carries
+        # every job's claim and completion (freshet.jobs.runner).
         pool = max(int(app.conf.worker_concurrency or 4), 2)
-        rt = build_runtime(app.freshet_settings, publisher_for(app), pool_size=pool)
+        rt = build_runtime(
+            app.freshet_settings,
+            publisher_for(app),
+            pool_size=pool,
+            statements_async=False,
+        )
         _runtimes[key] = rt
     return rt
 
@@ -129,6 +137,22 @@ def _close_runtimes(**_: Any) -> None:
     for rt in list(_runtimes.values()):
         rt.close()
     _runtimes.clear()
+
+
+def close_runtime(app: Celery) -> None:
+    """Close this process's runtime for `app` (both its pools of connections), if built."""
+    rt = _runtimes.pop((os.getpid(), id(app)), None)
+    if rt is not None:
+        rt.close()
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no type hints
+def _close_app_runtime(sender: Any = None, **_: Any) -> None:
+    # A threads-pool worker has no pool process to shut down: its app's runtime is closed
+    # when the worker stops.
+    app = getattr(sender, "app", None)
+    if app is not None:
+        close_runtime(app)
 
 
 _app: Celery | None = None

@@ -2,6 +2,7 @@
 token ledger; the per-minute windows; the /v1/usage report."""
 
 from freshet.accounts.ledger import (
+    charge_ctes,
     charge_now,
     current_period,
     ensure_period,
@@ -55,6 +56,7 @@ __all__ = [
     "SecretUnreadable",
     "authenticate",
     "catalog_id_by_slug",
+    "charge_ctes",
     "charge_now",
     "create_catalog",
     "create_key",

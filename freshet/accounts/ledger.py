@@ -235,6 +235,24 @@ _UNSETTLED = text(
 )
 
 
+def charge_ctes(done: str) -> str:
+    """`settle(charge=True)` as two CTEs (`led`, `settled`), for a statement that completes
+    jobs and charges them in one go: every reservation of the jobs the CTE `done` returns
+    (column `id`) charged once (the same unique index skips what is charged already) and
+    marked settled, as `settle` marks it. A charge gives nothing back to the month's
+    counters, so this is the whole of it."""
+    return (
+        "led AS (INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, "  # noqa: S608 (`done` is a CTE name of ours)
+        "amount) SELECT r.org_id, r.period, r.job_id, r.request_id, r.resource, 'charge', "
+        f"r.amount FROM ledger r JOIN {done} d ON d.id = r.job_id WHERE r.kind = 'reserve' "
+        "ON CONFLICT (job_id, resource) WHERE job_id IS NOT NULL AND kind <> 'reserve' "
+        "DO NOTHING),\n"
+        "settled AS (UPDATE ledger SET settled_at = now() "
+        f"FROM {done} d WHERE ledger.job_id = d.id AND ledger.kind = 'reserve' "
+        "AND ledger.settled_at IS NULL)"
+    )
+
+
 def unsettled_job_ids(conn: Connection, limit: int = 500) -> list[int]:
     """Jobs that ended (completed, failed, cancelled) with a reservation not marked settled.
     settle() on one writes what is missing and marks it, so it is not returned again. Call it

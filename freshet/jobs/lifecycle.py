@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, TextClause, func, select, text, update
 
 from freshet import accounts
 from freshet.runtime import Dispatch, JobKind, Runtime
@@ -56,21 +56,79 @@ def mark_dispatched(conn: Connection, job_ids: list[int], delay: float = 0.0) ->
         )
 
 
+# Every column of a job row, named: a RETURNING list that does not depend on the order the
+# migrations happened to give the table.
+_COLUMNS = ", ".join(c.name for c in jobs.c)
+
+# A claim is one statement, compiled once: the job taken and read back in the same round
+# trip (the runner asks nothing of Postgres before it).
+_CLAIM = text(
+    "UPDATE jobs SET status = 'running', attempt = attempt + 1, "  # noqa: S608 (own column names)
+    "lease_until = now() + make_interval(secs => CAST(:lease AS float8)), "
+    "started_at = coalesce(started_at, now()), updated_at = now() "
+    "WHERE id = :id AND status = 'queued' AND leader_job_id IS NULL "
+    f"RETURNING {_COLUMNS}"
+).columns(*jobs.c)
+
+# A claim taken back before any work was done under it (its host asked it to wait): the job
+# is queued again as if it had never been claimed — the attempt it took and its first start
+# given back — and marked sent `delay` s from now, so the sweeper waits that long too. The
+# attempt stays a fencing token: nothing ever ran under the one given back.
+_UNCLAIM = text(
+    "UPDATE jobs SET status = 'queued', attempt = attempt - 1, lease_until = NULL, "
+    "started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, updated_at = now(), "
+    "dispatched_at = now() + make_interval(secs => CAST(:delay AS float8)) "
+    "WHERE id = :id AND attempt = :attempt AND status = 'running'"
+)
+
+
 def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] | None:
-    """queued → running with attempt + 1. None: someone else has it, or it is over."""
-    row = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.status == "queued", jobs.c.leader_job_id.is_(None))
-        .values(
-            status="running",
-            attempt=jobs.c.attempt + 1,
-            lease_until=func.now() + dt.timedelta(seconds=lease_seconds),
-            started_at=func.coalesce(jobs.c.started_at, func.now()),
-            updated_at=func.now(),
-        )
-        .returning(*jobs.c)
-    ).first()
+    """queued → running with attempt + 1, the row as it is now. None: someone else has it,
+    it follows another job's fetch, or it is over."""
+    row = conn.execute(_CLAIM, {"id": job_id, "lease": lease_seconds}).first()
     return dict(row._mapping) if row else None
+
+
+def unclaim(conn: Connection, job_id: int, attempt: int, delay: float) -> bool:
+    """Undo the claim of `attempt` before anything ran under it; False if it is not ours."""
+    return conn.execute(_UNCLAIM, {"id": job_id, "attempt": attempt, "delay": delay}).rowcount == 1
+
+
+def completion(
+    store: str, result: str, product_id: str = "jobs.product_id", also: str = ""
+) -> TextClause:
+    """One statement (built once, at import) that stores what a job fetched, completes the
+    job and charges its reservation — all of it or, when the job is no longer running under
+    this attempt (cancelled, or taken over after its lease), none of it.
+
+    `store`: CTEs that write the output, each reading the job's locked row from `me` (so
+    they write nothing when the fence refuses); `result` and `product_id`: SQL for the
+    job's columns, over those CTEs; `also`: more columns for the answer (`, expr AS name`).
+    Parameters :job and :attempt are the fence's. The statement returns `done`: true when
+    the job is completed under this attempt — by this statement, or by an earlier run of it
+    whose answer a dead connection lost (the same statement run again, `Runtime.once`, then
+    writes nothing and still says so)."""
+    return text(
+        "WITH me AS (SELECT id FROM jobs WHERE id = :job AND attempt = :attempt "  # noqa: S608 (SQL of ours, no value)
+        "AND status = 'running' FOR UPDATE),\n"
+        f"{store},\n"
+        f"fin AS (UPDATE jobs SET status = 'completed', result = {result}, "
+        f"product_id = {product_id}, error = NULL, error_code = NULL, lease_until = NULL, "
+        "finished_at = now(), updated_at = now() FROM me WHERE jobs.id = me.id "
+        "RETURNING jobs.id),\n"
+        f"{accounts.charge_ctes('fin')}\n"
+        "SELECT EXISTS (SELECT 1 FROM fin) OR EXISTS (SELECT 1 FROM jobs WHERE id = :job "
+        f"AND attempt = :attempt AND status = 'completed') AS done{also}"
+    )
+
+
+def complete(
+    conn: Connection, statement: TextClause, job: dict[str, Any], params: dict[str, Any]
+) -> Any | None:
+    """Run a `completion` statement for `job`: its answer's row, or None when the fence
+    refused (nothing stored)."""
+    row = conn.execute(statement, params | {"job": job["id"], "attempt": job["attempt"]}).one()
+    return row if row.done else None
 
 
 def finish(
@@ -159,13 +217,29 @@ def give_back(conn: Connection, job_id: int, attempt: int, delay: float, why: st
     return res.rowcount == 1
 
 
-def extend_lease(conn: Connection, job_id: int, attempt: int, lease_seconds: int) -> bool:
-    res = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == "running")
-        .values(lease_until=func.now() + dt.timedelta(seconds=lease_seconds))
+_EXTEND_LEASES = text(
+    "UPDATE jobs SET lease_until = now() + make_interval(secs => CAST(:lease AS float8)) "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[])) AS held(id, attempt) "
+    "WHERE jobs.id = held.id AND jobs.attempt = held.attempt AND jobs.status = 'running' "
+    "RETURNING jobs.id"
+)
+
+
+def extend_leases(conn: Connection, held: list[tuple[int, int]], lease_seconds: int) -> set[int]:
+    """Renew the lease of each (job id, attempt) still running under that attempt, in one
+    statement; the ids renewed."""
+    if not held:
+        return set()
+    held = sorted(held)  # one lock order for every renewal
+    rows = conn.execute(
+        _EXTEND_LEASES,
+        {
+            "ids": [job_id for job_id, _ in held],
+            "attempts": [attempt for _, attempt in held],
+            "lease": lease_seconds,
+        },
     )
-    return res.rowcount == 1
+    return {int(r[0]) for r in rows}
 
 
 def cancel(

@@ -1,16 +1,16 @@
 """Runs one job: claim, upstream work outside any transaction, then finish in one transaction.
 
+A job costs Postgres two statements when all goes well: the claim, which reads the job too,
+and the completion, which stores the output, finishes the job and charges it (for the kinds
+whose handler completes in one statement; the others store and finish in one transaction).
+
 Task bodies call `run_job`; the logic lives here so tests can call it without Celery.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.exc import DataError
@@ -18,7 +18,8 @@ from sqlalchemy.exc import DataError
 from freshet import hosts, metrics
 from freshet.jobs import lifecycle as jobs
 from freshet.jobs import signals
-from freshet.runtime import Handler, Runtime, Upstream
+from freshet.jobs.leases import keep_lease
+from freshet.runtime import CompletesInOne, Handler, JobKind, Runtime, Upstream
 from sources.record import PermanentSourceError, TransientSourceError
 
 log = logging.getLogger("freshet.jobs")
@@ -45,44 +46,20 @@ def backoff(rt: Runtime, attempt: int, retry_after: float | None = None) -> floa
     return round(min(delay, s.retry_backoff_max), 3)
 
 
-@contextlib.contextmanager
-def keep_lease(rt: Runtime, job_id: int, attempt: int) -> Iterator[None]:
-    """Renew the lease while a live worker is busy upstream, so only a dead (or frozen) one
-    loses its job to the sweeper: a slow but healthy fetch is never run twice."""
-    lease = rt.settings.lease_seconds
-    # Never past the task's time limit: a thread stuck beyond it loses the job like a dead one.
-    give_up = time.monotonic() + rt.settings.task_time_limit
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(lease / 3) and time.monotonic() < give_up:
-            try:
-                with rt.engine.begin() as conn:
-                    if not jobs.extend_lease(conn, job_id, attempt, lease):
-                        return  # cancelled or taken over: the fence at finish decides
-            except Exception:  # Postgres away for a moment: the next beat tries again
-                log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
-
-    thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
 def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     """Returns what happened: completed, failed, skipped or stale; raises RetryLater when the
     job must wait (politeness) or retry (a transient upstream failure)."""
-    handler = rt.kinds[kind].handler
-    ready, up = _ready(rt, handler, job_id)
-    if not ready:
-        return "skipped"
-    with rt.engine.begin() as conn:
-        job = jobs.claim(conn, job_id, rt.settings.lease_seconds)
+    job_kind = rt.kinds[kind]
+    handler = job_kind.handler
+    # Claimed and read in one statement; a duplicate delivery, a follower or a job cancelled
+    # meanwhile is skipped here.
+    job = rt.once(lambda conn: jobs.claim(conn, job_id, rt.settings.lease_seconds))
     if job is None:
-        return "skipped"  # a duplicate delivery, or cancelled meanwhile
+        return "skipped"
+    try:
+        up = _admitted(rt, handler, job)
+    except _Stale:
+        return "stale"  # cancelled while its host made it wait
     log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": job["attempt"]})
     try:
         with (
@@ -94,8 +71,8 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     except hosts.HostBusy as busy:
         return _wait_for_host(rt, job, busy)
     except Exception as exc:
-        return _fetch_failed(rt, handler, job, exc)
-    return _complete(rt, handler, job, output)
+        return _fetch_failed(rt, job_kind, job, exc)
+    return _complete(rt, job_kind, job, output)
 
 
 def polite_delay(wait: float) -> float:
@@ -104,23 +81,32 @@ def polite_delay(wait: float) -> float:
     return round(wait * random.uniform(1.0, 1.25) + random.uniform(0.0, 0.05), 3)
 
 
-def _ready(rt: Runtime, handler: Handler, job_id: int) -> tuple[bool, Upstream | None]:
-    """Whether the job is still queued for a run of its own, and its first request's host;
-    raises RetryLater while that host asks it to wait (before the claim: no attempt spent).
-    The admission is that first request's: the job's polite client does not ask again."""
-    with rt.engine.connect() as conn:
-        pre = jobs.get(conn, job_id)
-    if pre is None or pre["status"] != "queued" or pre["leader_job_id"] is not None:
-        return False, None
-    up = handler.upstream(rt, pre)
-    wait = hosts.admit(rt, up) if up is not None else 0.0
+def _admitted(rt: Runtime, handler: Handler, job: dict[str, Any]) -> Upstream | None:
+    """The job's first request's host, once its guard admits the request (the job's polite
+    client does not ask again). While the host asks the job to wait, the claim is taken
+    back — attempt and all, as if it had never been claimed — and RetryLater raised. If the
+    admission cannot be asked (Redis away), the claim is taken back too and the error
+    raised: the task retries it like any infrastructure error."""
+    try:
+        up = handler.upstream(rt, job)
+        wait = hosts.admit(rt, up) if up is not None else 0.0
+    except Exception:
+        try:
+            _unclaim(rt, job, 0.0)
+        except Exception:  # Postgres away as well: the lease runs out, the sweeper sends it
+            log.warning("claim not taken back", extra={"job_id": job["id"]}, exc_info=True)
+        raise
     if wait > 0:
         metrics.guard_refused("upstream_politeness")
         delay = min(polite_delay(wait), rt.settings.retry_backoff_max)
-        with rt.engine.begin() as conn:
-            jobs.mark_dispatched(conn, [job_id], delay=delay)
+        if not _unclaim(rt, job, delay):
+            raise _Stale
         raise RetryLater(delay)
-    return True, up
+    return up
+
+
+def _unclaim(rt: Runtime, job: dict[str, Any], delay: float) -> bool:
+    return rt.once(lambda conn: jobs.unclaim(conn, job["id"], job["attempt"], delay))
 
 
 def _wait_for_host(rt: Runtime, job: dict[str, Any], busy: hosts.HostBusy) -> str:
@@ -136,14 +122,14 @@ def _wait_for_host(rt: Runtime, job: dict[str, Any], busy: hosts.HostBusy) -> st
     raise RetryLater(delay)
 
 
-def _fetch_failed(rt: Runtime, handler: Handler, job: dict[str, Any], exc: Exception) -> str:
+def _fetch_failed(rt: Runtime, kind: JobKind, job: dict[str, Any], exc: Exception) -> str:
     """Transient: retry with backoff until the attempts run out. Permanent: fail with its
     reason. Anything else is a bug or an unexpected page, failed at once, never looped."""
     attempt = job["attempt"]
     if isinstance(exc, TransientSourceError):
         if attempt >= job["max_attempts"]:
             reason = f"gave up after {attempt} attempts: {exc}"
-            return _fail(rt, handler, job, reason, "upstream_unavailable")
+            return _fail(rt, kind, job, reason, "upstream_unavailable")
         delay = backoff(rt, attempt, exc.retry_after)
         with rt.engine.begin() as conn:
             requeued = jobs.requeue(conn, job["id"], attempt, delay, str(exc))
@@ -154,22 +140,28 @@ def _fetch_failed(rt: Runtime, handler: Handler, job: dict[str, Any], exc: Excep
             raise RetryLater(delay) from exc
         return "stale"
     if isinstance(exc, PermanentSourceError):
-        return _fail(rt, handler, job, str(exc), getattr(exc, "code", "permanent"))
+        return _fail(rt, kind, job, str(exc), getattr(exc, "code", "permanent"))
     log.error("job crashed", extra={"job_id": job["id"]}, exc_info=exc)
     reason = f"internal error: {type(exc).__name__}: {exc}"
-    return _fail(rt, handler, job, reason, "internal_error")
+    return _fail(rt, kind, job, reason, "internal_error")
 
 
-def _complete(rt: Runtime, handler: Handler, job: dict[str, Any], output: Any) -> str:
-    """Store the result and finish in one transaction, fenced by the attempt."""
+def _complete(rt: Runtime, kind: JobKind, job: dict[str, Any], output: Any) -> str:
+    """Store the result and finish in one transaction, fenced by the attempt: one statement
+    where the kind's handler completes in one (`CompletesInOne`)."""
     job_id = job["id"]
+    handler = kind.handler
     try:
-        with rt.engine.begin() as conn:
-            result = handler.store(conn, rt, job, output)
-            if not jobs.finish(
-                conn, job_id, job["attempt"], "completed", result=result, error=None
-            ):
-                raise _Stale  # cancelled or superseded: roll back what this run stored
+        if isinstance(handler, CompletesInOne):
+            if not rt.once(lambda conn: handler.complete(conn, rt, job, output)):
+                raise _Stale
+        else:
+            with rt.engine.begin() as conn:
+                result = handler.store(conn, rt, job, output)
+                if not jobs.finish(
+                    conn, job_id, job["attempt"], "completed", result=result, error=None
+                ):
+                    raise _Stale  # cancelled or superseded: roll back what this run stored
     except _Stale:
         log.info("job result discarded (cancelled or superseded)", extra={"job_id": job_id})
         return "stale"
@@ -181,32 +173,39 @@ def _complete(rt: Runtime, handler: Handler, job: dict[str, Any], output: Any) -
         log.warning("result cannot be stored", extra={"job_id": job_id, "reason": reason})
         return _fail(
             rt,
-            handler,
+            kind,
             job,
             f"upstream sent a value that cannot be stored: {reason}",
             "unstorable_value",
         )
     handler.after(rt, job, "completed")
-    signals.notify(rt.redis, rt.prefix, [job_id])
+    _ended(rt, kind, [job_id])
     log.info("job completed", extra={"job_id": job_id})
     return "completed"
 
 
-def _fail(rt: Runtime, handler: Handler, job: dict[str, Any], reason: str, code: str) -> str:
+def _fail(rt: Runtime, kind: JobKind, job: dict[str, Any], reason: str, code: str) -> str:
     with rt.engine.begin() as conn:
         done = jobs.finish(conn, job["id"], job["attempt"], "failed", error=reason, error_code=code)
     if not done:
         return "stale"
-    handler.after(rt, job, "failed")
-    signals.notify(rt.redis, rt.prefix, [job["id"]])
+    kind.handler.after(rt, job, "failed")
+    _ended(rt, kind, [job["id"]])
     log.warning("job failed", extra={"job_id": job["id"], "reason": reason})
     return "failed"
+
+
+def _ended(rt: Runtime, kind: JobKind, job_ids: list[int]) -> None:
+    """Wake whoever waits for these jobs; only callers of a kind that is waited on listen."""
+    if kind.waited_on:
+        signals.notify(rt.redis, rt.prefix, job_ids)
 
 
 def cancel_job(rt: Runtime, job_id: int, org_id: int | None) -> dict[str, Any] | None:
     with rt.engine.begin() as conn:
         job = jobs.cancel(conn, job_id, org_id)
     if job is not None:
-        rt.kinds[job["kind"]].handler.after(rt, job, "cancelled")
-        signals.notify(rt.redis, rt.prefix, [job_id])
+        kind = rt.kinds[job["kind"]]
+        kind.handler.after(rt, job, "cancelled")
+        _ended(rt, kind, [job_id])
     return job

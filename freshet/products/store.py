@@ -4,74 +4,85 @@ with its 30-day history and stats, and counting reads (what makes a product hot)
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Engine, func, text, update
 
 from freshet.products.ids import Target, by_id
 from sources.record import ProductRecord
 from store.db import fetch_prepared
-from store.tables import price_observations, products
+from store.tables import products
 
 HISTORY_DAYS = 30
 HISTORY_MAX_POINTS = 1000  # newest first; stats still cover every observation
 CODES = ("item_id", "upc", "ean", "gtin", "isbn", "asin", "mpn", "model")
 
 
+# A fetched record's whole write, built once: the product upserted (every field class fresh
+# now) and its price observed, once per job. `{source}` is where the one row comes from: no
+# FROM for a plain write; FROM me (a job's locked row) inside a job's completion, so nothing
+# is written when the job's fence refuses.
+_RECORD = """
+stored AS (
+  INSERT INTO products AS pr (id, source, key, catalog_id, url, data, fetched_at,
+    price_fetched_at, offers_fetched_at, reviews_fetched_at, static_fetched_at, updated_at,
+    item_id, upc, ean, gtin, isbn, asin, mpn, model)
+  SELECT CAST(:new_id AS uuid), :source, :key, CAST(:catalog_id AS bigint), :url,
+    CAST(:data AS jsonb), now(), now(), now(), now(), now(), now(),
+    :item_id, :upc, :ean, :gtin, :isbn, :asin, :mpn, :model{source}
+  ON CONFLICT ON CONSTRAINT uq_products_source_key DO UPDATE SET
+    -- A product's catalog membership is stable: the first catalog that stored it keeps it,
+    -- and a catalog-free write (a Walmart item id lookup of the same item) keeps the
+    -- catalog's page URL, so uuid and UPC lookups and {{uuid}} batch targets never flicker.
+    catalog_id = coalesce(pr.catalog_id, EXCLUDED.catalog_id),
+    url = CASE WHEN pr.catalog_id IS NOT NULL AND EXCLUDED.catalog_id IS NULL
+          THEN coalesce(pr.url, EXCLUDED.url) ELSE EXCLUDED.url END,
+    data = EXCLUDED.data, fetched_at = EXCLUDED.fetched_at,
+    price_fetched_at = EXCLUDED.price_fetched_at, offers_fetched_at = EXCLUDED.offers_fetched_at,
+    reviews_fetched_at = EXCLUDED.reviews_fetched_at,
+    static_fetched_at = EXCLUDED.static_fetched_at, updated_at = EXCLUDED.updated_at,
+    item_id = EXCLUDED.item_id, upc = EXCLUDED.upc, ean = EXCLUDED.ean, gtin = EXCLUDED.gtin,
+    isbn = EXCLUDED.isbn, asin = EXCLUDED.asin, mpn = EXCLUDED.mpn, model = EXCLUDED.model
+  RETURNING pr.id),
+observed AS (
+  INSERT INTO price_observations (product_id, price, in_stock, job_id)
+  SELECT stored.id, CAST(:price AS numeric), CAST(:in_stock AS boolean), CAST(:job AS bigint)
+  FROM stored WHERE CAST(:price AS numeric) IS NOT NULL
+  ON CONFLICT (job_id) DO NOTHING)"""
+# Inside a job's completion (freshet.jobs.completion): the product's id is `stored.id`.
+RECORD_CTES = _RECORD.format(source=" FROM me")
+_STORE_RECORD = text("WITH" + _RECORD.format(source="") + "\nSELECT id FROM stored")
+
+
+def record_params(target: Target, record: ProductRecord, job_id: int | None) -> dict[str, Any]:
+    """The parameters of the record's write (`RECORD_CTES`), the job's id included."""
+    codes = {c: getattr(record, c) for c in CODES}
+    if target.source == "walmart" and target.catalog_id is None:
+        codes["item_id"] = codes["item_id"] or target.key
+    price = record.current_price
+    return {
+        "new_id": uuid.uuid4(),
+        "source": target.source,
+        "key": target.key,
+        "catalog_id": target.catalog_id,
+        "url": record.url or target.url,
+        "data": json.dumps(record.to_dict()),
+        "price": round(price, 2) if price is not None and price >= 0 else None,
+        "in_stock": record.in_stock,
+        "job": job_id,
+        **codes,
+    }
+
+
 def store_record(
     conn: Connection, target: Target, record: ProductRecord, job_id: int | None
 ) -> uuid.UUID:
     """Upsert the product (every field class fresh now) and record its price, once per job."""
-    data = record.to_dict()
-    codes = {c: getattr(record, c) for c in CODES}
-    if target.source == "walmart" and target.catalog_id is None:
-        codes["item_id"] = codes["item_id"] or target.key
-    now = func.now()
-    values = dict(
-        source=target.source,
-        key=target.key,
-        catalog_id=target.catalog_id,
-        url=record.url or target.url,
-        data=data,
-        fetched_at=now,
-        price_fetched_at=now,
-        offers_fetched_at=now,
-        reviews_fetched_at=now,
-        static_fetched_at=now,
-        updated_at=now,
-        **codes,
-    )
-    stmt = insert(products).values(id=uuid.uuid4(), **values)
-    keep = ("source", "key")
-    set_: dict[str, Any] = {k: stmt.excluded[k] for k in values if k not in keep}
-    # A product's catalog membership is stable: the first catalog that stored it keeps it,
-    # and a catalog-free write (a Walmart item id lookup of the same item) keeps the
-    # catalog's page URL, so uuid and UPC lookups and {uuid} batch targets never flicker.
-    set_["catalog_id"] = func.coalesce(products.c.catalog_id, stmt.excluded.catalog_id)
-    set_["url"] = case(
-        (
-            and_(products.c.catalog_id.is_not(None), stmt.excluded.catalog_id.is_(None)),
-            func.coalesce(products.c.url, stmt.excluded.url),
-        ),
-        else_=stmt.excluded.url,
-    )
     product_id: uuid.UUID = conn.execute(
-        stmt.on_conflict_do_update(constraint="uq_products_source_key", set_=set_).returning(
-            products.c.id
-        )
+        _STORE_RECORD, record_params(target, record, job_id)
     ).scalar_one()
-    if record.current_price is not None and record.current_price >= 0:
-        obs = insert(price_observations).values(
-            product_id=product_id,
-            price=round(record.current_price, 2),
-            in_stock=record.in_stock,
-            job_id=job_id,
-        )
-        conn.execute(
-            obs.on_conflict_do_nothing(index_elements=["job_id"]) if job_id is not None else obs
-        )
     return product_id
 
 

@@ -7,13 +7,11 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, func, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, text
 
-from freshet import hosts
+from freshet import hosts, jobs
 from freshet.runtime import Runtime, Upstream
 from sources import amazon_reviews
-from store.tables import review_products
 
 
 class ReviewHandler:
@@ -38,6 +36,11 @@ class ReviewHandler:
     ) -> dict[str, Any]:
         return store_pages(conn, job["asin"], job["marketplace"], pages)
 
+    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any) -> bool:
+        """Store the pages, finish the job and charge it: one statement (`_COMPLETE`)."""
+        params = pages_params(job["asin"], job["marketplace"], pages)
+        return jobs.complete(conn, _COMPLETE, job, params) is not None
+
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
         g = rt.guards
         cd_key = None
@@ -53,28 +56,44 @@ HANDLER = ReviewHandler()
 log = logging.getLogger("freshet.reviews")
 
 
-# Every review of a refresh in one statement whose text never changes (a multi-row VALUES
-# would be compiled anew for every row count): the rows travel as one JSON document.
-_UPSERT_REVIEWS = text(
-    """
-INSERT INTO reviews (asin, marketplace, amazon_review_id, title, content, rating, author,
-                     review_date, country, verified_purchase, helpful_votes, is_top_review,
-                     scraped_at)
-SELECT :asin, :marketplace, r.id, r.title, r.content, r.rating, r.author, r.date, r.country,
-       r.verified, r.helpful, r.top, now()
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-  id text, title text, content text, rating float8, author text, date date, country text,
-  verified boolean, helpful integer, top boolean)
-ON CONFLICT ON CONSTRAINT uq_reviews_identity DO UPDATE SET
-  title = EXCLUDED.title, content = EXCLUDED.content, rating = EXCLUDED.rating,
-  author = EXCLUDED.author, review_date = EXCLUDED.review_date, country = EXCLUDED.country,
-  verified_purchase = EXCLUDED.verified_purchase, helpful_votes = EXCLUDED.helpful_votes,
-  is_top_review = EXCLUDED.is_top_review, scraped_at = EXCLUDED.scraped_at
-"""
+# Every review of a refresh and the product's summary in one statement whose text never
+# changes (a multi-row VALUES would be compiled anew for every row count): the reviews
+# travel as one JSON document. `{me}` is where the write's one row comes from: nothing for
+# a plain write; `me, ` (a job's locked row) inside a job's completion, so nothing is
+# written when the job's fence refuses.
+_PAGES = """
+reviewed AS (
+  INSERT INTO reviews (asin, marketplace, amazon_review_id, title, content, rating, author,
+                       review_date, country, verified_purchase, helpful_votes, is_top_review,
+                       scraped_at)
+  SELECT :asin, :marketplace, r.id, r.title, r.content, r.rating, r.author, r.date, r.country,
+         r.verified, r.helpful, r.top, now()
+  FROM {me}jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    id text, title text, content text, rating float8, author text, date date, country text,
+    verified boolean, helpful integer, top boolean)
+  ON CONFLICT ON CONSTRAINT uq_reviews_identity DO UPDATE SET
+    title = EXCLUDED.title, content = EXCLUDED.content, rating = EXCLUDED.rating,
+    author = EXCLUDED.author, review_date = EXCLUDED.review_date, country = EXCLUDED.country,
+    verified_purchase = EXCLUDED.verified_purchase, helpful_votes = EXCLUDED.helpful_votes,
+    is_top_review = EXCLUDED.is_top_review, scraped_at = EXCLUDED.scraped_at),
+summary AS (
+  INSERT INTO review_products (asin, marketplace, title, image_url, total_reviews,
+                               average_rating, histogram, last_scraped)
+  SELECT :asin, :marketplace, :title, :image_url, CAST(:total AS integer),
+         CAST(:average AS float8), CAST(:histogram AS jsonb), now(){from_me}
+  ON CONFLICT (asin, marketplace) DO UPDATE SET
+    title = EXCLUDED.title, image_url = EXCLUDED.image_url,
+    total_reviews = EXCLUDED.total_reviews, average_rating = EXCLUDED.average_rating,
+    histogram = EXCLUDED.histogram, last_scraped = EXCLUDED.last_scraped)"""
+_STORE_PAGES = text("WITH" + _PAGES.format(me="", from_me="") + "\nSELECT 1")
+# A review job's completion, compiled once: its pages stored, the job completed and charged.
+_COMPLETE = jobs.completion(
+    _PAGES.format(me="me, ", from_me=" FROM me"), result="CAST(:result AS jsonb)"
 )
 
 
-def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict[str, Any]:
+def pages_params(asin: str, marketplace: str, pages: list[Any]) -> dict[str, Any]:
+    """The parameters of the pages' write, `result` (the job's) among them."""
     first = pages[0] if pages else None
     title = next((p.product_title for p in pages if p.product_title), None)
     image = next((p.image_url for p in pages if p.image_url), None)
@@ -96,30 +115,21 @@ def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any])
                     "top": bool(r.is_top_review),
                 },
             )
-    if rows:
-        conn.execute(
-            _UPSERT_REVIEWS,
-            {
-                "asin": asin,
-                "marketplace": marketplace,
-                "rows": json.dumps(list(rows.values()), default=str),
-            },
-        )
-    values = dict(
-        asin=asin,
-        marketplace=marketplace,
-        title=title,
-        image_url=image,
-        total_reviews=first.total_reviews if first else 0,
-        average_rating=first.average_rating if first else None,
-        histogram=(first.histogram if first else {}) or {},
-        last_scraped=func.now(),
-    )
-    stmt = insert(review_products).values(**values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["asin", "marketplace"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("asin", "marketplace")},
-        )
-    )
-    return {"reviewsFound": len(rows), "productTitle": title}
+    return {
+        "asin": asin,
+        "marketplace": marketplace,
+        "rows": json.dumps(list(rows.values()), default=str),
+        "title": title,
+        "image_url": image,
+        "total": first.total_reviews if first else 0,
+        "average": first.average_rating if first else None,
+        "histogram": json.dumps((first.histogram if first else {}) or {}),
+        "result": json.dumps({"reviewsFound": len(rows), "productTitle": title}),
+    }
+
+
+def store_pages(conn: Connection, asin: str, marketplace: str, pages: list[Any]) -> dict[str, Any]:
+    params = pages_params(asin, marketplace, pages)
+    conn.execute(_STORE_PAGES, params)
+    result: dict[str, Any] = json.loads(params["result"])
+    return result
