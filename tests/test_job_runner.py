@@ -12,7 +12,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from freshet import hosts, jobs
+from freshet import accounts, hosts, jobs
 from freshet.jobs.leases import LeaseKeeper
 from freshet.jobs.runner import RetryLater
 from freshet.runtime import Runtime
@@ -76,7 +76,11 @@ def test_a_batch_target_completes_in_one_statement_stored_and_charged_once(
     )
     assert _count(engine, "SELECT count(*) FROM price_observations") == 1
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+    # the same statement marks the reservation settled: the sweeper has nothing to settle
+    unmarked = "SELECT count(*) FROM ledger WHERE kind = 'reserve' AND settled_at IS NULL"
+    assert _count(engine, unmarked) == 0
     with engine.connect() as conn:
+        assert accounts.unsettled_job_ids(conn) == []
         workflow = conn.execute(
             text("SELECT status FROM workflows WHERE id = :w"), {"w": job.workflow_id}
         ).scalar_one()
@@ -126,6 +130,8 @@ def test_a_review_job_completes_in_one_statement(engine, worker_rt):
     assert found == job.result["reviewsFound"]
     assert _count(engine, "SELECT count(*) FROM review_products WHERE asin = 'B0RUNNER01'") == 1
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+    unmarked = "SELECT count(*) FROM ledger WHERE kind = 'reserve' AND settled_at IS NULL"
+    assert _count(engine, unmarked) == 0
 
 
 def test_a_job_its_host_makes_wait_is_queued_again_as_if_never_claimed(
