@@ -185,3 +185,21 @@ def worker(celery_app):
     # The embedded worker sends no worker_shutdown: close the runtime its tasks built, or
     # every test with a worker leaves its pools' connections open until the session ends.
     close_runtime(celery_app)
+
+
+class Recorder:
+    """A publisher that records the job ids it is handed and sends nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def publish(self, dispatches) -> None:
+        self.sent += [d.job_id for d in dispatches]
+
+
+@pytest.fixture
+def published(rt, monkeypatch):
+    """The runtime's publisher replaced by a Recorder: what a test's code would have sent."""
+    recorder = Recorder()
+    monkeypatch.setattr(rt, "publisher", recorder)
+    return recorder

@@ -25,21 +25,6 @@ def settings(base_settings):
     return base_settings.with_overrides(fair_share_window=WINDOW)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-
-    def publish(self, dispatches) -> None:
-        self.sent += [d.job_id for d in dispatches]
-
-
-@pytest.fixture
-def published(rt, monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(rt, "publisher", recorder)
-    return recorder
-
-
 def _queue_jobs(engine, rt, org_id: int, n: int) -> list[int]:
     with engine.begin() as conn:
         ids = lifecycle.allocate_ids(conn, n)

@@ -13,21 +13,6 @@ from freshet.products.worker import HOT_LOCK
 from sources.record import ProductRecord
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-
-    def publish(self, dispatches) -> None:
-        self.sent += [d.job_id for d in dispatches]
-
-
-@pytest.fixture
-def published(rt, monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(rt, "publisher", recorder)
-    return recorder
-
-
 @pytest.fixture
 def hot(engine, settings):
     target = product_ids.walmart_target(settings, "717171")

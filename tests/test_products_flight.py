@@ -23,21 +23,6 @@ from tests.factories import (
 )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-
-    def publish(self, dispatches) -> None:
-        self.sent += [d.job_id for d in dispatches]
-
-
-@pytest.fixture
-def published(rt, monkeypatch):
-    rec = Recorder()
-    monkeypatch.setattr(rt, "publisher", rec)
-    return rec
-
-
 def new_job(engine, tenant, *, status="queued", leader=None, cost=1, result=None):
     return make_job(
         engine, tenant, "product", status=status, leader_job_id=leader, cost=cost, result=result
