@@ -70,6 +70,26 @@ def test_the_window_is_shared_in_turn_and_by_weight(engine, rt, published):
     assert _orgs_of(engine, published.sent) == {a.org_id: 2, heavy.org_id: 6}
 
 
+def test_job_ends_inside_the_tick_leave_a_pass_that_runs_after_it(engine, rt, published):
+    # The window's last jobs ending within one tick of the pass before them: without a
+    # trailing pass nothing would publish the rest until the sweeper's next pass.
+    a = make_tenant(engine)
+    _queue_jobs(engine, rt, a.org_id, WINDOW + 3)
+    assert jobs.dispatch_fair(rt, job_ended=True) == WINDOW  # takes the tick
+    with engine.begin() as conn:  # the whole window ends at once
+        conn.execute(
+            text("UPDATE jobs SET status = 'completed' WHERE id = ANY(:ids)"),
+            {"ids": published.sent},
+        )
+    published.sent.clear()
+    assert jobs.dispatch_fair(rt, job_ended=True) == 0  # inside the tick: no pass now
+    assert jobs.dispatch_fair(rt, job_ended=True) == 0  # one trailing pass for both
+    deadline = time.monotonic() + 5
+    while len(published.sent) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(published.sent) == 3  # the rest, published once the tick was over
+
+
 def test_a_pass_puts_its_picks_on_the_broker_in_fair_order_and_marks_them(
     engine, rt, settings, redis_broker
 ):

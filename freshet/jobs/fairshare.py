@@ -20,6 +20,7 @@ only its own organization's work, never everyone's.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,11 +33,14 @@ log = logging.getLogger("freshet.fairshare")
 
 LOCK_KEY = 7_140_007  # pg advisory lock: one dispatcher pass at a time, fleet-wide
 # After a job ends, at most one pass per this many ms fleet-wide: a pass costs a few ms of
-# Postgres, and one pass fills every place freed meanwhile. Never a stall: a pass that
-# publishes anything is followed by those jobs' own ends, and launches and the sweeper
-# run passes of their own.
+# Postgres, and one pass fills every place freed meanwhile. Never a stall: a job end that
+# runs no pass (the tick was taken, or another pass held the lock and may have read the
+# jobs before this end's commit) leaves a trailing pass to its process, run once the tick
+# is over — so the last ends of a window are always followed by a pass that sees them.
 JOB_END_TICK_MS = 200
 _LOCAL_TICK = "fair_share_local_tick"  # rt.extras: this process's next job-end pass, monotonic
+_TRAILING = "fair_share_trailing"  # rt.extras: this process's pending trailing pass (a Timer)
+_trailing_lock = threading.Lock()
 
 _PICK = text(
     """
@@ -110,10 +114,18 @@ def dispatch(
     if not kinds or not rt.settings.fair_share_enabled:
         return 0
     if job_ended and not _tick(rt):
-        return 0  # a pass ran a moment ago, or is running: it sees this place too
+        _trail(rt)  # a pass ran a moment ago, or is running: one more after the tick
+        return 0
+    return _pass(rt, push, trail=job_ended)
+
+
+def _pass(rt: Runtime, push: Callable[[Sequence[Dispatch]], Any] | None, *, trail: bool) -> int:
+    kinds = rt.kinds.fair_share_names()
     with rt.engine.begin() as conn:
         if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY}).scalar():
-            return 0  # another pass is at it; it sees every free place this one would
+            if trail:  # the pass at it may have read the jobs before this end committed
+                _trail(rt)
+            return 0
         # Chosen and marked in one statement; published before the commit, so a broker
         # that refuses them rolls the marks back and they wait for the next pass.
         picked = conn.execute(
@@ -143,6 +155,27 @@ def _tick(rt: Runtime) -> bool:
         return False
     rt.extras[_LOCAL_TICK] = now + JOB_END_TICK_MS / 1000
     return bool(rt.redis.set(rt.prefix + "fair:tick", 1, nx=True, px=JOB_END_TICK_MS))
+
+
+def _trail(rt: Runtime) -> None:
+    """Leave this process one pass to run after the current tick (none if one is pending)."""
+    with _trailing_lock:
+        if rt.extras.get(_TRAILING) is not None:
+            return
+        delay = max(rt.extras.get(_LOCAL_TICK, 0.0) - time.monotonic(), 0.05)
+        timer = threading.Timer(delay, _run_trailing, args=(rt,))
+        timer.daemon = True
+        rt.extras[_TRAILING] = timer
+    timer.start()
+
+
+def _run_trailing(rt: Runtime) -> None:
+    with _trailing_lock:
+        rt.extras[_TRAILING] = None  # an end from now on leaves a pass of its own
+    try:
+        _pass(rt, None, trail=True)
+    except Exception:  # Postgres or the broker away: the sweeper's pass does it later
+        log.warning("trailing fair-share pass failed", exc_info=True)
 
 
 def sweep_fair_share(rt: Runtime) -> int:
