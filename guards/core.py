@@ -242,4 +242,9 @@ class Guards:
         return int(holder) if holder else job_id
 
     def leave_flight(self, name: str, job_id: int) -> None:
-        self._release(keys=[self.flight_key(name), "-"], args=[job_id, 0, "-"])
+        self.end_flight(name, job_id)
+
+    def end_flight(self, name: str, job_id: int, slot_key: str | None = None) -> None:
+        """Leave the fetch named `name` (if `job_id` leads it) and give back the job's slot
+        under `slot_key`, in one call."""
+        self._release(keys=[self.flight_key(name), slot_key or "-"], args=[job_id, 0, "-"])

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import text
 
 from freshet import accounts, hosts, jobs
+from freshet.jobs import signals
 from freshet.jobs.leases import LeaseKeeper
 from freshet.jobs.runner import RetryLater
 from freshet.runtime import Runtime
@@ -56,6 +57,38 @@ def _row(engine: Any, job_id: int) -> Any:
 def _count(engine: Any, sql: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_a_product_leader_completes_its_followers_in_its_one_statement(
+    engine, simulator, worker_rt
+):
+    from freshet.products import flight
+    from freshet.products.ids import walmart_target
+
+    t = make_tenant(engine)
+    target = walmart_target(worker_rt.settings, "19667262713")
+    leader = make_job(engine, t, cost=9, url=target.url, params=target.params())
+    follower = make_job(engine, t, cost=1, url=target.url, params=target.params())
+    flight.attach(worker_rt, follower, leader)
+    pubsub = worker_rt.redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(signals.channel(worker_rt.prefix, follower))
+    assert jobs.run_job(worker_rt, leader, "product") == "completed"
+    lead, fol = _row(engine, leader), _row(engine, follower)
+    assert (lead.status, fol.status) == ("completed", "completed")
+    assert lead.result["productId"] == str(lead.product_id) == str(fol.product_id)
+    assert fol.result == lead.result | {"sharedFetchJobId": leader}
+    assert ledger_kinds(engine, leader) == ledger_kinds(engine, follower) == ["reserve", "charge"]
+    with engine.connect() as conn:  # the tokens charged once each, and settled
+        assert accounts.ledger_totals(conn, t.org_id)["tokens"] == 10
+        assert (
+            _count(
+                engine, "SELECT count(*) FROM ledger WHERE kind = 'reserve' AND settled_at IS NULL"
+            )
+            == 0
+        )
+    woken = [pubsub.get_message(timeout=0.5) for _ in range(4)]  # the subscription's own first
+    assert any(woken)  # the follower's waiter was woken
+    pubsub.close()
 
 
 def test_a_batch_target_completes_in_one_statement_stored_and_charged_once(

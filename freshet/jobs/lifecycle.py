@@ -95,7 +95,11 @@ def unclaim(conn: Connection, job_id: int, attempt: int, delay: float) -> bool:
 
 
 def completion(
-    store: str, result: str, product_id: str = "jobs.product_id", also: str = ""
+    store: str,
+    result: str,
+    product_id: str = "jobs.product_id",
+    also: str = "",
+    shared: str = "",
 ) -> TextClause:
     """One statement (built once, at import) that stores what a job fetched, completes the
     job and charges its reservation — all of it or, when the job is no longer running under
@@ -103,11 +107,14 @@ def completion(
 
     `store`: CTEs that write the output, each reading the job's locked row from `me` (so
     they write nothing when the fence refuses); `result` and `product_id`: SQL for the
-    job's columns, over those CTEs; `also`: more columns for the answer (`, expr AS name`).
+    job's columns, over those CTEs; `also`: more columns for the answer (`, expr AS name`);
+    `shared`: a CTE `fol` after the job's own `fin` that completes more jobs with this one
+    (a product leader's followers, column `id`): their reservations are charged with its.
     Parameters :job and :attempt are the fence's. The statement returns `done`: true when
     the job is completed under this attempt — by this statement, or by an earlier run of it
     whose answer a dead connection lost (the same statement run again, `Runtime.once`, then
     writes nothing and still says so)."""
+    charged = "(SELECT id FROM fin UNION ALL SELECT id FROM fol)" if shared else "fin"
     return text(
         "WITH me AS (SELECT id FROM jobs WHERE id = :job AND attempt = :attempt "  # noqa: S608 (SQL of ours, no value)
         "AND status = 'running' FOR UPDATE),\n"
@@ -116,7 +123,8 @@ def completion(
         f"product_id = {product_id}, error = NULL, error_code = NULL, lease_until = NULL, "
         "finished_at = now(), updated_at = now() FROM me WHERE jobs.id = me.id "
         "RETURNING jobs.id),\n"
-        f"{accounts.charge_ctes('fin')}\n"
+        f"{shared + ',' if shared else ''}\n"
+        f"{accounts.charge_ctes(charged)}\n"
         "SELECT EXISTS (SELECT 1 FROM fin) OR EXISTS (SELECT 1 FROM jobs WHERE id = :job "
         f"AND attempt = :attempt AND status = 'completed') AS done{also}"
     )

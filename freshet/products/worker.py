@@ -3,6 +3,7 @@ and settle the followers in the completion transaction; and beat's hot-product p
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -99,7 +100,23 @@ class ProductHandler:
         product_flight.settle_completed(conn, job["id"], result, product_id)
         return result
 
+    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> bool:
+        """Store the record, finish the job, complete its followers and charge them all: one
+        statement (`_COMPLETE`). The followers it completed are noted on `job` for `after`,
+        which wakes them."""
+        params = product_store.record_params(target_of_job(job), record, job["id"])
+        params["result"] = json.dumps(
+            {"productTitle": record.title, "itemId": record.item_id, "price": record.current_price}
+        )
+        row = jobs.complete(conn, _COMPLETE, job, params)
+        if row is None:
+            return False
+        job[_FOLLOWERS] = list(row.followers or ())
+        return True
+
     def after(self, rt: Runtime, job: dict[str, Any], status: str) -> None:
+        if status == "completed" and _FOLLOWERS in job:
+            return self._after_completion(rt, job)
         params = job.get("params")
         if params is None:  # the sweeper passes a partial row
             with rt.engine.connect() as conn:
@@ -113,8 +130,46 @@ class ProductHandler:
         if params.get("hot"):
             hot_ended(rt, job, status)
 
+    def _after_completion(self, rt: Runtime, job: dict[str, Any]) -> None:
+        """After `complete`: the flight and the slot given back in one call, then the job's
+        waiters and its followers' woken; then a follower that attached while the completion
+        waited for the leader's row (its snapshot did not see it) is settled here."""
+        params = job["params"]
+        rt.guards.end_flight(
+            Target(params["source"], params["key"]).flight,
+            job["id"],
+            slot_key=rt.guards.slot_key(job["org_id"]) if job.get("org_id") is not None else None,
+        )
+        jobs.notify(rt.redis, rt.prefix, [job["id"], *job[_FOLLOWERS]])
+        product_flight.settle_ended(rt, job["id"])
+        if params.get("hot"):
+            hot_ended(rt, job, "completed")
+
 
 HANDLER = ProductHandler()
+_FOLLOWERS = "completed_followers"
+
+# The completion of a product job, compiled once: the record stored (RECORD_CTES), the job
+# completed with the product's id in its result; its queued followers (`leader_job_id`)
+# completed with the same result and product; every one of them charged.
+_RESULT = (
+    "CAST(:result AS jsonb) || "
+    "jsonb_build_object('productId', CAST((SELECT id FROM stored) AS text))"
+)
+_COMPLETE = jobs.completion(
+    product_store.RECORD_CTES,
+    result=_RESULT,
+    product_id="(SELECT id FROM stored)",
+    shared=(
+        "fol AS (UPDATE jobs SET status = 'completed', "  # noqa: S608 (SQL of ours, no value)
+        f"result = {_RESULT} || jsonb_build_object('sharedFetchJobId', CAST(:job AS bigint)), "
+        "product_id = (SELECT id FROM stored), error = NULL, error_code = NULL, "
+        "lease_until = NULL, started_at = coalesce(jobs.started_at, now()), "
+        "finished_at = now(), updated_at = now() FROM me "
+        "WHERE jobs.leader_job_id = me.id AND jobs.status = 'queued' RETURNING jobs.id)"
+    ),
+    also=", ARRAY(SELECT id FROM fol) AS followers",
+)
 
 
 # hot products -----------------------------------------------------------------------------
