@@ -91,6 +91,27 @@ def test_a_product_leader_completes_its_followers_in_its_one_statement(
     pubsub.close()
 
 
+def test_a_follower_the_completion_did_not_see_is_settled_after_it(engine, simulator, worker_rt):
+    from freshet.products import worker as product_worker
+    from freshet.products.ids import walmart_target
+
+    t = make_tenant(engine)
+    target = walmart_target(worker_rt.settings, "19667262713")
+    leader = make_job(engine, t, cost=9, url=target.url, params=target.params())
+    job = worker_rt.once(lambda conn: jobs.claim(conn, leader, 60))
+    record = product_worker.HANDLER.fetch(worker_rt, job)
+    assert worker_rt.once(
+        lambda conn: product_worker.HANDLER.complete(conn, worker_rt, job, record)
+    )
+    # Attached (committed) while the completion waited for the leader's row: its snapshot
+    # did not hold it, so the completion left it queued.
+    late = make_job(engine, t, cost=1, leader_job_id=leader, params=target.params())
+    product_worker.HANDLER.after(worker_rt, job, "completed")
+    assert _row(engine, late).status == "completed"
+    assert _row(engine, late).result["sharedFetchJobId"] == leader
+    assert ledger_kinds(engine, late) == ["reserve", "charge"]
+
+
 def test_a_batch_target_completes_in_one_statement_stored_and_charged_once(
     client, engine, simulator, worker_rt
 ):

@@ -18,6 +18,7 @@ from freshet.runtime import Runtime, Upstream
 from sources import registry, walmart
 from sources.http import HttpStatusError
 from sources.record import PermanentSourceError, ProductRecord
+from store.db import fetch_prepared
 from store.tables import catalogs, products
 from store.tables import jobs as jobs_table
 
@@ -141,13 +142,20 @@ class ProductHandler:
             slot_key=rt.guards.slot_key(job["org_id"]) if job.get("org_id") is not None else None,
         )
         jobs.notify(rt.redis, rt.prefix, [job["id"], *job[_FOLLOWERS]])
-        product_flight.settle_ended(rt, job["id"])
+        # Committed before the completion did, so this read sees it (a later one finds the
+        # leader finished and settles itself): one prepared read, the settling only if so.
+        left = fetch_prepared(rt.statements, _LEFT_BEHIND, {"id": job["id"]})
+        if left is not None and left.left:
+            product_flight.settle_ended(rt, job["id"])
         if params.get("hot"):
             hot_ended(rt, job, "completed")
 
 
 HANDLER = ProductHandler()
 _FOLLOWERS = "completed_followers"
+_LEFT_BEHIND = (
+    "SELECT EXISTS (SELECT 1 FROM jobs WHERE leader_job_id = %(id)s AND status = 'queued') AS left"
+)
 
 # The completion of a product job, compiled once: the record stored (RECORD_CTES), the job
 # completed with the product's id in its result; its queued followers (`leader_job_id`)
