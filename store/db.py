@@ -78,6 +78,31 @@ def fetch_prepared(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any |
         raw.close()
 
 
+def fetch_durable(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any | None:
+    """`fetch_prepared` for a write that must be durable on an engine whose sessions commit
+    asynchronously: the statement in a transaction of its own with `SET LOCAL
+    synchronous_commit = on`, so its commit waits for the WAL flush. Straight on psycopg as
+    well (a pipeline would save the BEGIN and COMMIT round trips on paper; on loopback its
+    own bookkeeping costs more than they do)."""
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.transaction(), driver.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(_DURABLE, prepare=True)
+            cur.execute(sql, params, prepare=True)
+            return cur.fetchone()
+    except psycopg.OperationalError:
+        raw.invalidate()
+        engine.dispose(close=False)
+        raise
+    finally:
+        raw.close()
+
+
+_DURABLE = "SET LOCAL synchronous_commit = on"
+
+
 def alembic_config(database_url: str) -> Config:
 
     cfg = Config()

@@ -9,11 +9,13 @@ share one upstream call (freshet/product_flight.py).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from freshet import accounts, idempotency, jobs
@@ -28,7 +30,7 @@ from freshet.products.view import LookupOptions, answer, fresh_limits, needs_fet
 from freshet.runtime import Runtime
 from guards import Admission
 from schemas.jobs import STATUS_WORDS
-from store.db import fetch_prepared
+from store.db import fetch_durable
 
 
 @dataclass
@@ -243,41 +245,35 @@ def _submit(
     idem: IdempotencyKey | None = None,
 ) -> int:
     """Reserve the tokens, write the job and bind the Idempotency-Key to its 202 in one
-    transaction; then lead or follow."""
+    transaction; then lead or follow. With no key and no concurrency slot to take (the plan
+    does not count product jobs) the transaction is one durable statement (SUBMIT)."""
     cost = opts.cost
-    # One transaction from the id on: a refused slot or a failure rolls it all back.
-    with rt.engine.connect() as conn, conn.begin():
-        job_id = jobs.allocate_ids(conn)[0]
-        with jobs.concurrency_slot(rt, principal, "product", job_id):
-            if not accounts.reserve(
-                conn,
-                org_id=principal.org_id,
-                resource="tokens",
-                amount=cost,
-                limit=principal.plan.monthly_tokens,
-                job_id=job_id,
-                request_id=request_id,
-            ):
-                meter.tokens_remaining = tokens_left(conn, principal)
-                raise _payment_required(cost, meter.tokens_remaining)  # rolls it all back
-            jobs.insert(
-                conn,
-                rt.kinds["product"],
-                id=job_id,
-                org_id=principal.org_id,
-                max_attempts=rt.settings.max_attempts,
-                request_id=request_id,
-                product_id=row.id if row is not None else None,
-                url=target.url,
-                catalog_id=target.catalog_id,
-                tokens_reserved=cost,
-                params=target.params()
-                | {"force": opts.force, "offersReviews": opts.offers_reviews},
-                dispatched_at=func.now(),  # published right after the commit (marked=True)
-            )
-            if idem is not None:
-                left = tokens_left(conn, principal)
-                idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
+    period = accounts.current_period()
+    params = {
+        "cost": cost,
+        "org": principal.org_id,
+        "period": period,
+        "limit": principal.plan.monthly_tokens,
+        "queue": rt.kinds["product"].queue,
+        "max_attempts": rt.settings.max_attempts,
+        "rid": request_id,
+        "product_id": row.id if row is not None else None,
+        "url": target.url,
+        "catalog_id": target.catalog_id,
+        "params": json.dumps(
+            target.params() | {"force": opts.force, "offersReviews": opts.offers_reviews}
+        ),
+    }
+    if idem is None and "product" not in principal.plan.concurrency_kinds:
+        job_id = _submitted(rt, principal, meter, params, period, None)
+    else:
+        # One transaction from the job on: a refused slot or a failure rolls it all back.
+        with rt.engine.connect() as conn, conn.begin():
+            job_id = _submitted(rt, principal, meter, params, period, conn)
+            with jobs.concurrency_slot(rt, principal, "product", job_id):
+                if idem is not None:
+                    left = tokens_left(conn, principal)
+                    idempotency.record(conn, idem, 202, pending_body(job_id, "queued", cost, left))
     leader = rt.guards.join_flight(target.flight, job_id, rt.settings.lease_seconds)
     if leader == job_id:
         jobs.publish_after_commit(
@@ -289,37 +285,69 @@ def _submit(
     return job_id
 
 
-_JOB_STATE = "SELECT status, leader_job_id FROM jobs WHERE id = %(id)s"
+def _submitted(
+    rt: Runtime,
+    principal: Principal,
+    meter: Meter,
+    params: dict[str, Any],
+    period: Any,
+    conn: Connection | None,
+) -> int:
+    """SUBMIT on `conn` (a transaction of the caller's), or alone, durably, on the statement
+    engine. A month with no row yet gets it and the statement runs once more; tokens that do
+    not suffice are the 402, with nothing written."""
 
+    def run() -> Any:
+        if conn is not None:
+            return conn.exec_driver_sql(product_store.SUBMIT, params).one()
+        return fetch_durable(rt.statements, product_store.SUBMIT, params)
 
-def _is_done(rt: Runtime, job_id: int) -> bool:
-    row = fetch_prepared(rt.statements, _JOB_STATE, {"id": job_id})
-    if row is None or row.status in jobs.TERMINAL:
-        return True
-    return row.leader_job_id is not None and product_flight.heal(rt, job_id)
+    out = run()
+    if out.id is None:
+        with contextlib.ExitStack() as stack:
+            c = conn or stack.enter_context(rt.statements.connect())
+            accounts.ensure_period(c, principal.org_id, period)
+        out = run()
+    if out.id is None:
+        with rt.statements.connect() as c:
+            meter.tokens_remaining = tokens_left(c, principal)
+        raise _payment_required(params["cost"], meter.tokens_remaining)  # nothing written
+    return int(out.id)
 
 
 def _await(
     rt: Runtime, principal: Principal, job_id: int, opts: LookupOptions, meter: Meter
 ) -> Outcome:
+    def answer() -> Any:
+        # The answer in one statement: the job, its product and history, the tokens left.
+        return product_store.job_answer(
+            rt.statements,
+            job_id=job_id,
+            org_id=principal.org_id,
+            period=accounts.current_period(),
+            hot_reads=rt.settings.hot_reads_threshold,
+        )
+
+    last: list[Any] = []
+
+    def done() -> bool:
+        # Each look at the job is the answer's own statement (the product and history are
+        # read only once it completed): a signalled wait answers with no further round trip.
+        row = answer()
+        last[:] = [row]
+        if row is None or row.job_status in jobs.TERMINAL:
+            return True
+        healed = row.leader_job_id is not None and product_flight.heal(rt, job_id)
+        if healed:
+            last.clear()  # settled just now: read it again
+        return healed
+
     with jobs.waiting_seat(rt.settings.sync_waiters_max) as seated:
         if seated:  # else every seat of this process is taken: answer 202 with the job now
             jobs.wait_for(
-                rt.redis,
-                rt.prefix,
-                job_id,
-                rt.settings.sync_wait_seconds,
-                lambda: _is_done(rt, job_id),
-                poll_every=0.5,
+                rt.redis, rt.prefix, job_id, rt.settings.sync_wait_seconds, done, poll_every=0.5
             )
-    # The answer in one statement: the job, its product and history, the tokens left.
-    row = product_store.job_answer(
-        rt.statements,
-        job_id=job_id,
-        org_id=principal.org_id,
-        period=accounts.current_period(),
-        hot_reads=rt.settings.hot_reads_threshold,
-    )
+    row = last[0] if last else answer()
     assert row is not None  # the request wrote the job itself
     meter.tokens_remaining = max(principal.plan.monthly_tokens - int(row.used or 0), 0)
     if row.job_status == "completed" and row.id is not None:

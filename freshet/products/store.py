@@ -199,7 +199,8 @@ FROM (VALUES (1)) AS one (x) LEFT JOIN p ON true"""
 # the organization's tokens used this month.
 JOB_ANSWER = """WITH
 j AS (
-  SELECT id AS job_id, status AS job_status, tokens_reserved, error, error_code, product_id
+  SELECT id AS job_id, status AS job_status, tokens_reserved, error, error_code, product_id,
+         leader_job_id
   FROM jobs WHERE id = %(job)s),
 p AS (
   SELECT id, source, key, url, catalog_id, item_id, data, fetched_at FROM products
@@ -216,7 +217,7 @@ obs AS (
   WHERE product_id = (SELECT id FROM p)
     AND observed_at > now() - make_interval(days => %(days)s)),
 last AS (SELECT observed_at, price, id FROM obs ORDER BY observed_at DESC, id DESC LIMIT %(n)s)
-SELECT j.job_id, j.job_status, j.tokens_reserved, j.error, j.error_code, p.*,
+SELECT j.job_id, j.job_status, j.tokens_reserved, j.error, j.error_code, j.leader_job_id, p.*,
        (SELECT array_agg(observed_at ORDER BY observed_at, id) FROM last) AS at,
        (SELECT array_agg(price ORDER BY observed_at, id) FROM last) AS prices,
        (SELECT min(price) FROM obs) AS low,
@@ -227,11 +228,36 @@ SELECT j.job_id, j.job_status, j.tokens_reserved, j.error, j.error_code, p.*,
 FROM j LEFT JOIN p ON true"""
 
 
+# A product job's submission, one statement: the month's tokens taken (conditionally), the
+# job written with its reservation — each only if the take succeeded — and the month's use
+# after it. `id` and `used` are NULL when the tokens do not suffice or the month has no row
+# yet; then nothing at all was written. The job is written as published (`dispatched_at`):
+# the publish follows the commit, and a failed one clears it (jobs.publish_after_commit).
+SUBMIT = """
+WITH upd AS (
+  UPDATE usage_periods SET tokens_used = tokens_used + %(cost)s
+  WHERE org_id = %(org)s AND period = %(period)s AND tokens_used + %(cost)s <= %(limit)s
+  RETURNING tokens_used),
+job AS (
+  INSERT INTO jobs (kind, queue, org_id, max_attempts, request_id, product_id, url,
+                    catalog_id, tokens_reserved, params, dispatched_at)
+  SELECT 'product', CAST(%(queue)s AS text), CAST(%(org)s AS bigint),
+         CAST(%(max_attempts)s AS integer), CAST(%(rid)s AS text),
+         CAST(%(product_id)s AS uuid), CAST(%(url)s AS text), CAST(%(catalog_id)s AS bigint),
+         CAST(%(cost)s AS integer), CAST(%(params)s AS jsonb), now() FROM upd
+  RETURNING id),
+led AS (
+  INSERT INTO ledger (org_id, period, job_id, request_id, resource, kind, amount)
+  SELECT CAST(%(org)s AS bigint), CAST(%(period)s AS date), id, CAST(%(rid)s AS text),
+         'tokens', 'reserve', CAST(%(cost)s AS integer) FROM job)
+SELECT (SELECT id FROM job) AS id, (SELECT tokens_used FROM upd) AS used"""
+
+
 def job_answer(
     engine: Engine, *, job_id: int, org_id: int, period: dt.date, hot_reads: int
 ) -> Any | None:
     """The row of JOB_ANSWER (None: no such job): job_status, tokens_reserved, error,
-    error_code, the product's columns (`id` None unless completed), history, `used`."""
+    error_code, leader_job_id, the product's columns (`id` None unless completed), history, `used`."""
     return fetch_prepared(
         engine,
         JOB_ANSWER,
