@@ -68,9 +68,11 @@ def lookup(
     _admit(rt, principal, opts, meter)
     item_id = product_ids.walmart_item_of(rt.settings, ident, opts.retailer)
     if item_id is not None:
-        row, cached = _by_item_id(rt, principal, item_id, opts, request_id, meter)
-        if cached is not None:
-            return cached
+        row = None  # forced: never answered from the cache; SUBMIT finds the stored product
+        if not opts.force:
+            row, cached = _by_item_id(rt, principal, item_id, opts, request_id, meter)
+            if cached is not None:
+                return cached
         target = product_ids.walmart_target(rt.settings, item_id)
     else:
         row, target = _resolve(rt, principal, ident, opts)
@@ -258,6 +260,8 @@ def _submit(
         "max_attempts": rt.settings.max_attempts,
         "rid": request_id,
         "product_id": row.id if row is not None else None,
+        "source": target.source,
+        "key": target.key,
         "url": target.url,
         "catalog_id": target.catalog_id,
         "params": json.dumps(

@@ -231,7 +231,9 @@ FROM j LEFT JOIN p ON true"""
 # A product job's submission, one statement: the month's tokens taken (conditionally), the
 # job written with its reservation — each only if the take succeeded — and the month's use
 # after it. `id` and `used` are NULL when the tokens do not suffice or the month has no row
-# yet; then nothing at all was written. The job is written as published (`dispatched_at`):
+# yet; then nothing at all was written. The job's product is the one given, else the one
+# stored under the target's source and key (a forced refresh looks nothing up before it).
+# The job is written as published (`dispatched_at`):
 # the publish follows the commit, and a failed one clears it (jobs.publish_after_commit).
 SUBMIT = """
 WITH upd AS (
@@ -243,7 +245,9 @@ job AS (
                     catalog_id, tokens_reserved, params, dispatched_at)
   SELECT 'product', CAST(%(queue)s AS text), CAST(%(org)s AS bigint),
          CAST(%(max_attempts)s AS integer), CAST(%(rid)s AS text),
-         CAST(%(product_id)s AS uuid), CAST(%(url)s AS text), CAST(%(catalog_id)s AS bigint),
+         coalesce(CAST(%(product_id)s AS uuid), (SELECT id FROM products
+           WHERE source = CAST(%(source)s AS text) AND key = CAST(%(key)s AS text))),
+         CAST(%(url)s AS text), CAST(%(catalog_id)s AS bigint),
          CAST(%(cost)s AS integer), CAST(%(params)s AS jsonb), now() FROM upd
   RETURNING id),
 led AS (
