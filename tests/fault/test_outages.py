@@ -345,3 +345,62 @@ def test_a_postgres_crash_forgets_at_most_the_last_moment_of_cached_read_charges
         f"({per_second:.0f}/s), {charged} charges survived, {lost} forgotten "
         f"({lost / per_second * 1000 if per_second else 0:.0f} ms of charges)"
     )
+
+
+def test_a_postgres_crash_forgets_no_sync_refresh_it_answered(own_postgres, settings):
+    """A sync refresh's one-statement submit runs on the API's statement engine, whose
+    sessions commit asynchronously for cached reads; the submit sets synchronous_commit for
+    its own transaction. A crash (immediate stop) under a stream of them loses no job (nor
+    its reservation) that was answered 202."""
+    from api.app import create_app
+
+    url = own_postgres.create_database("durablesubmit")
+    upgrade(url)
+    engine = make_engine(url, pool_size=1)
+    t = make_tenant(
+        engine,
+        monthly_tokens=10_000_000,
+        requests_per_minute=100_000,
+        force_refresh_per_minute=100_000,
+    )
+    # No seat to wait in: each refresh answers 202 with its job as soon as it is written.
+    s = settings.with_overrides(
+        database_url=url, cached_charge_async_commit=True, sync_waiters_max=0
+    )
+    app = create_app(s, publisher=RecordingPublisher())
+    accepted: list[int] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+    ids = itertools.count(800_000_000)
+
+    def submitter() -> None:
+        c = app.test_client()
+        while not stop.is_set():
+            r = c.post(f"/v1/products/{next(ids)}/refresh", headers=t.headers)
+            if r.status_code == 202:
+                with lock:
+                    accepted.append(r.get_json()["jobId"])
+
+    threads = [threading.Thread(target=submitter) for _ in range(4)]
+    try:
+        for th in threads:
+            th.start()
+        wait_until(lambda: len(accepted) >= 100, 30, "sync refreshes to flow")
+        own_postgres.stop("immediate")
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(10)
+        app.extensions["freshet"].close()
+    own_postgres.start()
+    with engine.connect() as conn:
+        kept = set(conn.execute(text("SELECT id FROM jobs")).scalars())
+        reserved = set(
+            conn.execute(text("SELECT job_id FROM ledger WHERE kind = 'reserve'")).scalars()
+        )
+        used = conn.execute(text("SELECT coalesce(sum(tokens_used), 0) FROM usage_periods"))
+        used_tokens = used.scalar()
+    engine.dispose()
+    assert set(accepted) <= kept  # every job answered 202 survived the crash
+    assert set(accepted) <= reserved  # with its reservation
+    assert used_tokens == 9 * len(reserved)  # and the month's counter agrees with the ledger
