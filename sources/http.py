@@ -197,15 +197,17 @@ class HttpClient:
                         ):
                             method, body = "GET", None
                         continue
-                    raise_for_status(raw.status_code, raw.headers, _safe_url(url))
+                    if raw.status_code >= 300:  # the URL made safe to name only when it is named
+                        raise_for_status(raw.status_code, raw.headers, _safe_url(url))
                     content = self._read_body(raw, url, deadline)
-                    log.debug(
-                        "%s %s -> %s (%d bytes)",
-                        method,
-                        _safe_url(url),
-                        raw.status_code,
-                        len(content),
-                    )
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug(
+                            "%s %s -> %s (%d bytes)",
+                            method,
+                            _safe_url(url),
+                            raw.status_code,
+                            len(content),
+                        )
                     return Response(
                         status=raw.status_code,
                         url=url,

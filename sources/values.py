@@ -3,6 +3,7 @@ barcodes, names and images as shops write them."""
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import math
 import re
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
+from lxml import etree
 from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
@@ -27,6 +29,7 @@ __all__ = [
     "in_stock_from",
     "name_of",
     "parse_html",
+    "parse_html_plain",
     "parse_int",
     "parse_number",
     "parse_price",
@@ -83,11 +86,31 @@ _LENGTH_UNITS = {
 
 def parse_html(text: str) -> HtmlElement:
     """An lxml tree of a page; ParseError for an empty or unparseable document."""
+    root: HtmlElement = _parse(text, None)
+    return root
+
+
+def parse_html_plain(text: str) -> etree._Element:
+    """`parse_html`'s tree, the same root, of plain lxml elements: no `HtmlElement`
+    methods (`text_content()` is the XPath `string()`), and none of lxml.html's class
+    lookup, a Python call for every element a query hands back — on a review page that
+    is as much as parsing it."""
+    root: etree._Element = _parse(text, _plain_parser())
+    return root
+
+
+@functools.cache
+def _plain_parser() -> etree.HTMLParser:
+    # lxml.html's own parser, less its element classes (it shares one across threads too).
+    return etree.HTMLParser()
+
+
+def _parse(text: str, parser: etree.HTMLParser | None) -> Any:
     if not text or not text.strip():
         raise ParseError("empty page")
     data: str | bytes = text.encode("utf-8") if text.lstrip().startswith("<?xml") else text
     try:
-        return lxml.html.fromstring(data)
+        return lxml.html.fromstring(data, parser=parser)
     except (ParserError, ValueError) as exc:
         raise ParseError(f"not an HTML page: {exc}") from exc
 

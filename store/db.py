@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine
+from psycopg.rows import dict_row, namedtuple_row
+from sqlalchemy import Connection, Engine, TextClause, create_engine
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -101,6 +103,50 @@ def fetch_durable(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any | 
 
 
 _DURABLE = "SET LOCAL synchronous_commit = on"
+
+
+# The dialect every engine here uses: psycopg's parameter style, for `driver_sql`.
+_DIALECT = pg_psycopg.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
+
+
+def driver_sql(statement: TextClause) -> str:
+    """`statement` as SQLAlchemy sends it to psycopg (`%(name)s` for `:name`, a literal `%`
+    doubled): the SQL for `execute_prepared`, compiled once by its owner."""
+    return str(statement.compile(dialect=_DIALECT))
+
+
+def execute_prepared(
+    conn: Connection,
+    sql: str,
+    params: Mapping[str, Any],
+    *,
+    as_dict: bool = False,
+) -> Any | None:
+    """One statement on `conn`'s own psycopg connection (in its transaction, if it has one
+    open), prepared on the server once per connection; its first row (a named tuple, or a
+    dict with `as_dict`), or None. None of
+    SQLAlchemy's compile, parameter or result machinery: on a worker's claim and completion
+    that cost as much CPU as the round trip.
+
+    It fails as SQLAlchemy's `execute` would: psycopg's error wrapped in SQLAlchemy's class
+    for it (`.orig` holds it), and a connection found dead invalidated, the rest of its pool
+    with it, and said so (`connection_invalidated`), so `Runtime.once` may run the statement
+    again on a fresh connection."""
+    pooled = conn.connection
+    driver = pooled.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor(row_factory=dict_row if as_dict else namedtuple_row) as cur:
+            cur.execute(sql, params, prepare=True)
+            return cur.fetchone()
+    except psycopg.Error as exc:
+        dead = conn.dialect.is_disconnect(cast(Any, exc), pooled, None)
+        if dead:
+            conn.invalidate(exc)
+            conn.engine.dispose(close=False)  # its siblings are as dead: a fresh pool
+        raise DBAPIError.instance(
+            sql, dict(params), exc, psycopg.Error, connection_invalidated=dead, dialect=conn.dialect
+        ) from exc
 
 
 def alembic_config(database_url: str) -> Config:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, OperationalError
 
 from freshet import accounts, hosts, jobs
 from freshet.jobs import signals
@@ -19,6 +20,7 @@ from freshet.jobs.runner import RetryLater
 from freshet.runtime import Runtime
 from freshet.settings import Settings
 from freshet.wiring import build_runtime
+from store.db import execute_prepared
 from tests.factories import age_job, ledger_kinds, make_catalog, make_job, make_tenant
 from workers.publish import NullPublisher
 
@@ -172,6 +174,50 @@ def test_a_completion_run_again_after_a_lost_answer_says_done_and_writes_nothing
     assert _count(engine, "SELECT count(*) FROM products") == 1
     assert _count(engine, "SELECT count(*) FROM price_observations") == 1
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+
+
+def _drop_every_other_connection(engine: Any) -> None:
+    """What a Postgres restart does to the pooled connections of every other process."""
+    with engine.connect() as conn:
+        dropped = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert dropped > 0
+
+
+def test_a_claim_and_a_completion_on_connections_postgres_dropped_run_again_on_fresh_ones(
+    engine, worker_rt
+):
+    t = make_tenant(engine)
+    job_id = make_job(engine, t, "reviews", asin="B0DROPPED1", marketplace="amazon.de")
+    worker_rt.once(lambda conn: conn.execute(text("SELECT 1")))  # a pooled connection
+    _drop_every_other_connection(engine)
+    job = worker_rt.once(lambda conn: jobs.claim(conn, job_id, 60))
+    assert job is not None and job["attempt"] == 1
+    handler = worker_rt.kinds["reviews"].handler
+    pages = handler.fetch(worker_rt, job)
+    _drop_every_other_connection(engine)
+    assert worker_rt.once(lambda conn: handler.complete(conn, worker_rt, job, pages))
+    assert (_row(engine, job_id).status, _row(engine, job_id).attempt) == ("completed", 1)
+    assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+
+
+def test_a_statement_straight_through_psycopg_fails_as_sqlalchemy_would(engine, worker_rt):
+    # The dead connection: SQLAlchemy's OperationalError, saying the connection is gone.
+    with worker_rt.statements.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        _drop_every_other_connection(engine)
+        with pytest.raises(OperationalError) as dead:
+            execute_prepared(conn, "SELECT 1", {})
+    assert dead.value.connection_invalidated
+    # A value Postgres refuses: SQLAlchemy's DataError (the runner fails such a job at once).
+    with worker_rt.statements.connect() as conn, pytest.raises(DataError) as refused:
+        execute_prepared(conn, "SELECT CAST(%(n)s AS smallint)", {"n": 10**6})
+    assert not refused.value.connection_invalidated
+    assert "out of range" in str(refused.value.orig)
 
 
 def test_a_review_job_completes_in_one_statement(engine, worker_rt):

@@ -11,10 +11,11 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 
 from freshet import accounts
 from freshet.runtime import Dispatch, JobKind, Runtime
+from store.db import driver_sql, execute_prepared
 from store.tables import jobs
 
 log = logging.getLogger("freshet.jobs")
@@ -61,14 +62,16 @@ def mark_dispatched(conn: Connection, job_ids: list[int], delay: float = 0.0) ->
 _COLUMNS = ", ".join(c.name for c in jobs.c)
 
 # A claim is one statement, compiled once: the job taken and read back in the same round
-# trip (the runner asks nothing of Postgres before it).
-_CLAIM = text(
-    "UPDATE jobs SET status = 'running', attempt = attempt + 1, "  # noqa: S608 (own column names)
-    "lease_until = now() + make_interval(secs => CAST(:lease AS float8)), "
-    "started_at = coalesce(started_at, now()), updated_at = now() "
-    "WHERE id = :id AND status = 'queued' AND leader_job_id IS NULL "
-    f"RETURNING {_COLUMNS}"
-).columns(*jobs.c)
+# trip (the runner asks nothing of Postgres before it), run straight through psycopg.
+_CLAIM = driver_sql(
+    text(
+        "UPDATE jobs SET status = 'running', attempt = attempt + 1, "  # noqa: S608 (own column names)
+        "lease_until = now() + make_interval(secs => CAST(:lease AS float8)), "
+        "started_at = coalesce(started_at, now()), updated_at = now() "
+        "WHERE id = :id AND status = 'queued' AND leader_job_id IS NULL "
+        f"RETURNING {_COLUMNS}"
+    )
+)
 
 # A claim taken back before any work was done under it (its host asked it to wait): the job
 # is queued again as if it had never been claimed — the attempt it took and its first start
@@ -85,8 +88,10 @@ _UNCLAIM = text(
 def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] | None:
     """queued → running with attempt + 1, the row as it is now. None: someone else has it,
     it follows another job's fetch, or it is over."""
-    row = conn.execute(_CLAIM, {"id": job_id, "lease": lease_seconds}).first()
-    return dict(row._mapping) if row else None
+    job: dict[str, Any] | None = execute_prepared(
+        conn, _CLAIM, {"id": job_id, "lease": lease_seconds}, as_dict=True
+    )
+    return job
 
 
 def unclaim(conn: Connection, job_id: int, attempt: int, delay: float) -> bool:
@@ -100,7 +105,7 @@ def completion(
     product_id: str = "jobs.product_id",
     also: str = "",
     shared: str = "",
-) -> TextClause:
+) -> str:
     """One statement (built once, at import) that stores what a job fetched, completes the
     job and charges its reservation — all of it or, when the job is no longer running under
     this attempt (cancelled, or taken over after its lease), none of it.
@@ -113,30 +118,33 @@ def completion(
     Parameters :job and :attempt are the fence's. The statement returns `done`: true when
     the job is completed under this attempt — by this statement, or by an earlier run of it
     whose answer a dead connection lost (the same statement run again, `Runtime.once`, then
-    writes nothing and still says so)."""
+    writes nothing and still says so). Its SQL is psycopg's (`complete` runs it straight
+    through psycopg); the parts are written with `:name` parameters, as for `text()`."""
     charged = "(SELECT id FROM fin UNION ALL SELECT id FROM fol)" if shared else "fin"
-    return text(
-        "WITH me AS (SELECT id FROM jobs WHERE id = :job AND attempt = :attempt "  # noqa: S608 (SQL of ours, no value)
-        "AND status = 'running' FOR UPDATE),\n"
-        f"{store},\n"
-        f"fin AS (UPDATE jobs SET status = 'completed', result = {result}, "
-        f"product_id = {product_id}, error = NULL, error_code = NULL, lease_until = NULL, "
-        "finished_at = now(), updated_at = now() FROM me WHERE jobs.id = me.id "
-        "RETURNING jobs.id),\n"
-        f"{shared + ',' if shared else ''}\n"
-        f"{accounts.charge_ctes(charged)}\n"
-        "SELECT EXISTS (SELECT 1 FROM fin) OR EXISTS (SELECT 1 FROM jobs WHERE id = :job "
-        f"AND attempt = :attempt AND status = 'completed') AS done{also}"
+    return driver_sql(
+        text(
+            "WITH me AS (SELECT id FROM jobs WHERE id = :job AND attempt = :attempt "  # noqa: S608 (SQL of ours, no value)
+            "AND status = 'running' FOR UPDATE),\n"
+            f"{store},\n"
+            f"fin AS (UPDATE jobs SET status = 'completed', result = {result}, "
+            f"product_id = {product_id}, error = NULL, error_code = NULL, lease_until = NULL, "
+            "finished_at = now(), updated_at = now() FROM me WHERE jobs.id = me.id "
+            "RETURNING jobs.id),\n"
+            f"{shared + ',' if shared else ''}\n"
+            f"{accounts.charge_ctes(charged)}\n"
+            "SELECT EXISTS (SELECT 1 FROM fin) OR EXISTS (SELECT 1 FROM jobs WHERE id = :job "
+            f"AND attempt = :attempt AND status = 'completed') AS done{also}"
+        )
     )
 
 
 def complete(
-    conn: Connection, statement: TextClause, job: dict[str, Any], params: dict[str, Any]
+    conn: Connection, statement: str, job: dict[str, Any], params: dict[str, Any]
 ) -> Any | None:
-    """Run a `completion` statement for `job`: its answer's row, or None when the fence
-    refused (nothing stored)."""
-    row = conn.execute(statement, params | {"job": job["id"], "attempt": job["attempt"]}).one()
-    return row if row.done else None
+    """Run a `completion` statement for `job`: its answer's row (a named tuple), or None when
+    the fence refused (nothing stored)."""
+    row = execute_prepared(conn, statement, params | {"job": job["id"], "attempt": job["attempt"]})
+    return row if row is not None and row.done else None
 
 
 def finish(

@@ -60,7 +60,9 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
         up = _admitted(rt, handler, job)
     except _Stale:
         return "stale"  # cancelled while its host made it wait
-    log.info("job claimed", extra={"job_id": job_id, "kind": kind, "attempt": job["attempt"]})
+    # Each job's INFO line is the one that says how it ended (with its kind and attempt): a
+    # log line costs a busy worker a tenth of a millisecond, as much as a Redis round trip.
+    log.debug("job claimed", extra=_named(job))
     try:
         with (
             keep_lease(rt, job_id, job["attempt"]),
@@ -118,7 +120,7 @@ def _wait_for_host(rt: Runtime, job: dict[str, Any], busy: hosts.HostBusy) -> st
     if not waiting:
         return "stale"  # cancelled meanwhile
     metrics.guard_refused("upstream_politeness")
-    log.info("job waits for its host", extra={"job_id": job["id"], "delay": delay})
+    log.info("job waits for its host", extra=_named(job, delay=delay))
     raise RetryLater(delay)
 
 
@@ -133,9 +135,7 @@ def _fetch_failed(rt: Runtime, kind: JobKind, job: dict[str, Any], exc: Exceptio
         delay = backoff(rt, attempt, exc.retry_after)
         with rt.engine.begin() as conn:
             requeued = jobs.requeue(conn, job["id"], attempt, delay, str(exc))
-        log.warning(
-            "job will retry", extra={"job_id": job["id"], "delay": delay, "reason": str(exc)}
-        )
+        log.warning("job will retry", extra=_named(job, delay=delay, reason=str(exc)))
         if requeued:
             raise RetryLater(delay) from exc
         return "stale"
@@ -163,7 +163,7 @@ def _complete(rt: Runtime, kind: JobKind, job: dict[str, Any], output: Any) -> s
                 ):
                     raise _Stale  # cancelled or superseded: roll back what this run stored
     except _Stale:
-        log.info("job result discarded (cancelled or superseded)", extra={"job_id": job_id})
+        log.info("job result discarded (cancelled or superseded)", extra=_named(job))
         return "stale"
     except DataError as exc:
         # The upstream sent a value the database cannot keep (a price past Numeric(14,2), a
@@ -180,7 +180,7 @@ def _complete(rt: Runtime, kind: JobKind, job: dict[str, Any], output: Any) -> s
         )
     handler.after(rt, job, "completed")
     _ended(rt, kind, [job_id])
-    log.info("job completed", extra={"job_id": job_id})
+    log.info("job completed", extra=_named(job))
     return "completed"
 
 
@@ -191,8 +191,13 @@ def _fail(rt: Runtime, kind: JobKind, job: dict[str, Any], reason: str, code: st
         return "stale"
     kind.handler.after(rt, job, "failed")
     _ended(rt, kind, [job["id"]])
-    log.warning("job failed", extra={"job_id": job["id"], "reason": reason})
+    log.warning("job failed", extra=_named(job, reason=reason))
     return "failed"
+
+
+def _named(job: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A log line's fields for `job`: which job, of what kind, under which attempt."""
+    return {"job_id": job["id"], "kind": job["kind"], "attempt": job["attempt"], **more}
 
 
 def _ended(rt: Runtime, kind: JobKind, job_ids: list[int]) -> None:
