@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from freshet.settings import Settings
 from guards import Guards
 from sources.http import HttpClient
+from store.db import Executor
 
 
 class Message(Protocol):
@@ -92,7 +93,7 @@ class CompletesInOne(Protocol):
     with `freshet.jobs.completion`): the runner then finishes it with no transaction of its
     own. `complete` returns False when the job's fence refused (nothing was written)."""
 
-    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], output: Any) -> bool: ...
+    def complete(self, conn: Executor, rt: Runtime, job: dict[str, Any], output: Any) -> bool: ...
 
 
 SweeperPass = Callable[["Runtime"], int]
@@ -217,6 +218,27 @@ class Runtime:
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
+        raise AssertionError("unreachable")
+
+    def once_direct(self, work: Callable[[Executor], T]) -> T:
+        """`once` for work that only runs `store.db.execute_prepared` (a job's claim and
+        completion): on the statement engine, a pooled connection with no SQLAlchemy
+        Connection around it, whose opening and closing cost a worker as much as the
+        statement's own Python; the same retry on a fresh connection if it was found dead."""
+        if self.statements_async:
+            return self.once(work)
+        for attempt in (1, 2):
+            pooled = self.statements.raw_connection()
+            try:
+                return work(pooled)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                self.statements.dispose(close=False)  # its siblings are as dead: a fresh pool
+                if attempt == 2:
+                    raise
+            finally:
+                pooled.close()
         raise AssertionError("unreachable")
 
     @property

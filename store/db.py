@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from alembic import command
@@ -12,7 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg.rows import dict_row, namedtuple_row
-from sqlalchemy import Connection, Engine, TextClause, create_engine
+from sqlalchemy import Connection, Engine, PoolProxiedConnection, TextClause, create_engine
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.exc import DBAPIError
 
@@ -115,8 +115,13 @@ def driver_sql(statement: TextClause) -> str:
     return str(statement.compile(dialect=_DIALECT))
 
 
+# Where `execute_prepared` runs: a SQLAlchemy connection, or an engine's pooled DB-API
+# connection with no SQLAlchemy Connection around it (`Runtime.once_direct`).
+Executor = Connection | PoolProxiedConnection
+
+
 def execute_prepared(
-    conn: Connection,
+    conn: Executor,
     sql: str,
     params: Mapping[str, Any],
     *,
@@ -124,15 +129,15 @@ def execute_prepared(
 ) -> Any | None:
     """One statement on `conn`'s own psycopg connection (in its transaction, if it has one
     open), prepared on the server once per connection; its first row (a named tuple, or a
-    dict with `as_dict`), or None. None of
-    SQLAlchemy's compile, parameter or result machinery: on a worker's claim and completion
-    that cost as much CPU as the round trip.
+    dict with `as_dict`), or None. None of SQLAlchemy's compile, parameter or result
+    machinery: on a worker's claim and completion that cost as much CPU as the round trip.
 
     It fails as SQLAlchemy's `execute` would: psycopg's error wrapped in SQLAlchemy's class
-    for it (`.orig` holds it), and a connection found dead invalidated, the rest of its pool
-    with it, and said so (`connection_invalidated`), so `Runtime.once` may run the statement
-    again on a fresh connection."""
-    pooled = conn.connection
+    for it (`.orig` holds it), and a connection found dead invalidated and said so
+    (`connection_invalidated`), so `Runtime.once` may run the statement again on a fresh
+    connection. A SQLAlchemy connection's pool is renewed here (its siblings are as dead);
+    a bare pooled connection's, by whoever checked it out."""
+    pooled = conn.connection if isinstance(conn, Connection) else conn
     driver = pooled.driver_connection
     assert isinstance(driver, psycopg.Connection)
     try:
@@ -140,12 +145,14 @@ def execute_prepared(
             cur.execute(sql, params, prepare=True)
             return cur.fetchone()
     except psycopg.Error as exc:
-        dead = conn.dialect.is_disconnect(cast(Any, exc), pooled, None)
-        if dead:
+        dead = driver.closed or driver.broken  # a disconnect, as SQLAlchemy's dialect tells one
+        if dead and isinstance(conn, Connection):
             conn.invalidate(exc)
-            conn.engine.dispose(close=False)  # its siblings are as dead: a fresh pool
+            conn.engine.dispose(close=False)
+        elif dead:
+            pooled.invalidate(exc)
         raise DBAPIError.instance(
-            sql, dict(params), exc, psycopg.Error, connection_invalidated=dead, dialect=conn.dialect
+            sql, dict(params), exc, psycopg.Error, connection_invalidated=dead
         ) from exc
 
 

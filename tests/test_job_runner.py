@@ -188,19 +188,24 @@ def _drop_every_other_connection(engine: Any) -> None:
     assert dropped > 0
 
 
+@pytest.mark.parametrize("once", ["once", "once_direct"])
 def test_a_claim_and_a_completion_on_connections_postgres_dropped_run_again_on_fresh_ones(
-    engine, worker_rt
+    engine, worker_rt, once
 ):
+    run = getattr(worker_rt, once)  # the runner's (once_direct), or with SQLAlchemy around
     t = make_tenant(engine)
-    job_id = make_job(engine, t, "reviews", asin="B0DROPPED1", marketplace="amazon.de")
-    worker_rt.once(lambda conn: conn.execute(text("SELECT 1")))  # a pooled connection
+    job_id = make_job(
+        engine, t, "reviews", asin=f"B0DROP{once[-4:].upper()}", marketplace="amazon.de"
+    )
+    worker_rt.once(lambda conn: conn.execute(text("SELECT 1")))  # pooled connections
+    worker_rt.once_direct(lambda conn: execute_prepared(conn, "SELECT 1", {}))
     _drop_every_other_connection(engine)
-    job = worker_rt.once(lambda conn: jobs.claim(conn, job_id, 60))
+    job = run(lambda conn: jobs.claim(conn, job_id, 60))
     assert job is not None and job["attempt"] == 1
     handler = worker_rt.kinds["reviews"].handler
     pages = handler.fetch(worker_rt, job)
     _drop_every_other_connection(engine)
-    assert worker_rt.once(lambda conn: handler.complete(conn, worker_rt, job, pages))
+    assert run(lambda conn: handler.complete(conn, worker_rt, job, pages))
     assert (_row(engine, job_id).status, _row(engine, job_id).attempt) == ("completed", 1)
     assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
 

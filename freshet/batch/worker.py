@@ -16,6 +16,7 @@ from freshet.runtime import Runtime, Upstream
 from sources import registry
 from sources.record import ProductRecord
 from sources.urls import normalize_url
+from store.db import Executor
 from store.tables import jobs as jobs_table
 
 
@@ -47,7 +48,7 @@ class BatchTargetHandler:
         )
         return {"productId": str(product_id)} | _result(record)
 
-    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> bool:
+    def complete(self, conn: Executor, rt: Runtime, job: dict[str, Any], record: Any) -> bool:
         """Store the record, finish the job and charge it: one statement (`_COMPLETE`). The
         jobs of its workflow it saw still open are noted on `job` for `after`."""
         params = record_params(_target(job, record), record, job["id"])

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select, text, update
 
 from freshet import accounts
 from freshet.runtime import Dispatch, JobKind, Runtime
-from store.db import driver_sql, execute_prepared
+from store.db import Executor, driver_sql, execute_prepared
 from store.tables import jobs
 
 log = logging.getLogger("freshet.jobs")
@@ -85,7 +85,7 @@ _UNCLAIM = text(
 )
 
 
-def claim(conn: Connection, job_id: int, lease_seconds: int) -> dict[str, Any] | None:
+def claim(conn: Executor, job_id: int, lease_seconds: int) -> dict[str, Any] | None:
     """queued → running with attempt + 1, the row as it is now. None: someone else has it,
     it follows another job's fetch, or it is over."""
     job: dict[str, Any] | None = execute_prepared(
@@ -139,7 +139,7 @@ def completion(
 
 
 def complete(
-    conn: Connection, statement: str, job: dict[str, Any], params: dict[str, Any]
+    conn: Executor, statement: str, job: dict[str, Any], params: dict[str, Any]
 ) -> Any | None:
     """Run a `completion` statement for `job`: its answer's row (a named tuple), or None when
     the fence refused (nothing stored)."""

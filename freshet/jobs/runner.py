@@ -53,7 +53,7 @@ def run_job(rt: Runtime, job_id: int, kind: str) -> str:
     handler = job_kind.handler
     # Claimed and read in one statement; a duplicate delivery, a follower or a job cancelled
     # meanwhile is skipped here.
-    job = rt.once(lambda conn: jobs.claim(conn, job_id, rt.settings.lease_seconds))
+    job = rt.once_direct(lambda conn: jobs.claim(conn, job_id, rt.settings.lease_seconds))
     if job is None:
         return "skipped"
     try:
@@ -153,7 +153,7 @@ def _complete(rt: Runtime, kind: JobKind, job: dict[str, Any], output: Any) -> s
     handler = kind.handler
     try:
         if isinstance(handler, CompletesInOne):
-            if not rt.once(lambda conn: handler.complete(conn, rt, job, output)):
+            if not rt.once_direct(lambda conn: handler.complete(conn, rt, job, output)):
                 raise _Stale
         else:
             with rt.engine.begin() as conn:

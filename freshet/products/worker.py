@@ -18,7 +18,7 @@ from freshet.runtime import Runtime, Upstream
 from sources import registry, walmart
 from sources.http import HttpStatusError
 from sources.record import PermanentSourceError, ProductRecord
-from store.db import fetch_prepared
+from store.db import Executor, fetch_prepared
 from store.tables import catalogs, products
 from store.tables import jobs as jobs_table
 
@@ -101,7 +101,7 @@ class ProductHandler:
         product_flight.settle_completed(conn, job["id"], result, product_id)
         return result
 
-    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], record: Any) -> bool:
+    def complete(self, conn: Executor, rt: Runtime, job: dict[str, Any], record: Any) -> bool:
         """Store the record, finish the job, complete its followers and charge them all: one
         statement (`_COMPLETE`). The followers it completed are noted on `job` for `after`,
         which wakes them."""

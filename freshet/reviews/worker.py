@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 from freshet import hosts, jobs
 from freshet.runtime import Runtime, Upstream
 from sources import amazon_reviews
+from store.db import Executor
 
 
 class ReviewHandler:
@@ -36,7 +37,7 @@ class ReviewHandler:
     ) -> dict[str, Any]:
         return store_pages(conn, job["asin"], job["marketplace"], pages)
 
-    def complete(self, conn: Connection, rt: Runtime, job: dict[str, Any], pages: Any) -> bool:
+    def complete(self, conn: Executor, rt: Runtime, job: dict[str, Any], pages: Any) -> bool:
         """Store the pages, finish the job and charge it: one statement (`_COMPLETE`)."""
         params = pages_params(job["asin"], job["marketplace"], pages)
         return jobs.complete(conn, _COMPLETE, job, params) is not None
