@@ -51,6 +51,7 @@ def processes(bench: Any, n: int, concurrency: int) -> dict[str, Any]:
                     ["default", "batch"],
                     n,
                     timeout=60 + n * 0.2,
+                    every=0.25,  # timed by the jobs' timestamps (see wait_jobs_done)
                 )
             finally:
                 client.close()

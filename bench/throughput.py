@@ -46,8 +46,10 @@ def _run(
             rss.add("worker", worker.rss_bytes)
         client = stack.redis()
         try:
+            # Timed by the jobs' timestamps (first POST or first start to the last
+            # finished_at): looking four times a second costs the stack nearly nothing.
             _, progress = queues.wait_jobs_done(
-                engine, client, jobset, queue_names, n, timeout=60 + n * 0.2
+                engine, client, jobset, queue_names, n, timeout=60 + n * 0.2, every=0.25
             )
             cpu = worker.cpu_seconds()
         finally:
