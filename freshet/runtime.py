@@ -223,8 +223,9 @@ class Runtime:
     def once_direct(self, work: Callable[[Executor], T]) -> T:
         """`once` for work that only runs `store.db.execute_prepared` (a job's claim and
         completion): on the statement engine, a pooled connection with no SQLAlchemy
-        Connection around it, whose opening and closing cost a worker as much as the
-        statement's own Python; the same retry on a fresh connection if it was found dead."""
+        Connection around it, whose opening and closing cost a busy worker half as much again
+        as the statement's own Python; the same retry on a fresh connection if it was found
+        dead."""
         if self.statements_async:
             return self.once(work)
         for attempt in (1, 2):

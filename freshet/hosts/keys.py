@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 
+# A pure function of the string, and a job's first host is asked for it three times.
+@functools.lru_cache(maxsize=4096)
 def host_key(url: str) -> str:
     """`host:port`, the host in the ASCII form a connection names it (IDNA 2008 / UTS 46,
     as urllib3 does), so `straße.de` and `xn--strae-oqa.de` are one host, not two."""
