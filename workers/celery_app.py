@@ -22,7 +22,7 @@ from freshet.logs import configure_logging
 from freshet.runtime import Runtime
 from freshet.settings import Settings, load_settings
 from freshet.wiring import build_runtime, job_kinds
-from workers import brokers
+from workers import brokers, events
 from workers import logs as worker_logs  # issue #5: the job's ids on every task log line
 from workers import metrics as _metrics  # noqa: F401  (issue #5: connects the task signals)
 from workers.publish import publisher_for
@@ -92,6 +92,7 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         )
     )
     app.conf.update(conf)
+    events.install(app)  # task events in batches (workers/events.py)
     app.freshet_settings = settings
     return app
 
