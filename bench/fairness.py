@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from bench.stack import Stack, wait_until
+from freshet.settings import Settings
 
 LATENCY_MS = 200
 THREADS = 16
-WINDOW = 64  # FRESHET_FAIR_SHARE_WINDOW's default: 4 x the bench's 16 threads
+WINDOW = Settings.fair_share_window  # FRESHET_FAIR_SHARE_WINDOW's default
 
 
 def _submit(rt: Any, principal: Any, urls: list[str]) -> str:

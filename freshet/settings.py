@@ -92,7 +92,9 @@ class Settings:
     console_logins_per_minute: int = 10
     # Many tenants on one fleet: fair share of batch work, adaptive politeness per host
     fair_share_enabled: bool = True
-    fair_share_window: int = 64
+    # About four times the fleet's batch threads: each worker holds up to twice its threads
+    # (prefetch 2), and the places freed within one job-end tick wait for the next pass.
+    fair_share_window: int = 128
     host_backoff_factor: float = 0.5
     host_recovery_seconds: float = 10.0
     host_error_threshold: float = 0.5

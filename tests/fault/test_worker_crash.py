@@ -125,3 +125,45 @@ def test_slow_live_worker_keeps_its_lease(client, engine, rt, sim, simulator, sp
     assert sum(p["expired"] for p in passes) == 0
     assert (done["status"], done["attempt"]) == ("completed", 1)
     assert sim.review_requests(asin) == 3  # fetched once, not twice
+
+
+def test_sigkilled_worker_holding_a_job_it_had_not_started_hands_it_on(
+    client, engine, rt, sim, simulator, spawn_worker
+):
+    """A worker takes up to twice its threads in messages (prefetch 2): killed, it takes one
+    it had not started with it. That job is still queued; the sweeper sends it again once it
+    was sent `redispatch_after_seconds` ago (RabbitMQ hands the message out again by itself),
+    and it completes once, charged once."""
+    t = make_tenant(engine, concurrent_jobs=2)
+    asins = [asin_with_pages(simulator, 1, prefix=p) for p in ("B0HELDA", "B0HELDB")]
+    sim.faults(latency_ms=1500)  # the first job is surely mid-fetch
+    doomed = spawn_worker(concurrency=1)  # one thread, two messages
+    ids = [submit(client, t, asin)["jobId"] for asin in asins]
+    wait_until(lambda: doomed.log().count("task received") == 2, 20, "the worker to take both")
+    running = wait_until(
+        lambda: [i for i in ids if job_row(engine, i)["status"] == "running"], 20, "a job to run"
+    )
+    (held,) = [i for i in ids if i not in running]
+    assert job_row(engine, held)["status"] == "queued"  # taken by the worker, not started
+    doomed.kill()
+    killed_at = time.monotonic()
+    sim.faults()
+    spawn_worker()
+    # Moved back instead of waited for: the running job's lease, the held job's send.
+    age_job(engine, running[0], rt.settings.lease_seconds, column="lease_until")
+    age_job(engine, held, rt.settings.redispatch_after_seconds, column="dispatched_at")
+    sweep_until(
+        rt,
+        lambda: all(job_row(engine, i)["status"] == "completed" for i in ids),
+        30,
+        "both jobs to complete on the new worker",
+    )
+    recovered = time.monotonic() - killed_at
+
+    assert job_row(engine, held)["attempt"] == 1  # its first and only run
+    assert job_row(engine, running[0])["attempt"] == 2
+    for job_id in ids:
+        assert ledger_kinds(engine, job_id) == ["reserve", "charge"]
+    assert review_jobs_used(engine, t.org_id) == 2
+    assert slot_members(rt, t.org_id) == set()
+    print(f"\nSIGKILL with a message held: both completed {recovered:.1f}s after the kill")
