@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from freshet.settings import Settings, load_settings
 from store.db import make_engine, upgrade
@@ -119,9 +121,21 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     s: Settings = request.getfixturevalue("base_settings")
     eng = make_engine(s.database_url, pool_size=1)
-    with eng.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TRUNCATE} RESTART IDENTITY CASCADE"))
-        conn.execute(text("DELETE FROM plans WHERE name NOT IN ('free', 'pro', 'business')"))
+    # A worker's background work may still touch the tables (a fair-share pass trails a job
+    # end by up to 200 ms): TRUNCATE locks table after table and can meet it in a deadlock,
+    # which Postgres resolves by failing one side — this one, then, tries again.
+    for attempt in range(5):
+        try:
+            with eng.begin() as conn:
+                conn.execute(text(f"TRUNCATE {TRUNCATE} RESTART IDENTITY CASCADE"))
+                conn.execute(
+                    text("DELETE FROM plans WHERE name NOT IN ('free', 'pro', 'business')")
+                )
+            break
+        except OperationalError as exc:
+            if attempt == 4 or "deadlock" not in str(exc.orig):
+                raise
+            time.sleep(0.2)
     eng.dispose()
     import redis
 
