@@ -4,6 +4,7 @@ out before it does."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
@@ -15,6 +16,11 @@ from celery.contrib.testing.worker import start_worker
 from celery.events.receiver import EventReceiver
 
 from workers import events
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("FRESHET_TEST_BROKER") == "rabbitmq",
+    reason="task events are batched on the Redis broker only (workers/celery_app.py)",
+)
 
 TASK_EVENTS = ("task-received", "task-started", "task-succeeded")
 
