@@ -50,15 +50,7 @@ def create_celery(settings: Settings | None = None, **conf: Any) -> Celery:
         result_accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Each thread has its next message at hand: with one, a thread that ends a task
-        # idles until the consumer has acknowledged it and fetched the next (round trips on
-        # the consumer thread, which every thread's GIL turns delay) — a fifth of a batch
-        # worker's throughput at 16 threads (bench row 3). The price: a worker holds up to
-        # twice its threads, so what it holds runs before a more urgent message it takes
-        # later, and the messages of a SIGKILLed worker not yet started come back only
-        # when the sweeper re-sends them. `--prefetch-multiplier 1` on the command line
-        # gives that back (README, "Scaling").
-        worker_prefetch_multiplier=2,
+        worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_send_task_events=True,
         # Only send_task's (retries): Freshet publishes through workers/fanout.py without a
