@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,17 @@ def make_statement_engine(
     )
 
 
-def fetch_prepared(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any | None:
+def fetch_prepared(
+    engine: Engine, sql: str, params: Mapping[str, Any], *, durable: bool = False
+) -> Any | None:
     """One statement on a statement engine's pooled connection, straight through psycopg:
     prepared on the server once per connection, no SQLAlchemy compile or result machinery,
     the row as a named tuple. For the hottest reads and one-statement writes.
+
+    `durable`: for a write that must be durable on an engine whose sessions commit
+    asynchronously — the statement in a transaction of its own with `SET LOCAL
+    synchronous_commit = on`, so its commit waits for the WAL flush (a pipeline would save
+    the BEGIN and COMMIT round trips on paper; on loopback its bookkeeping costs more).
 
     Not retried: a write whose connection died may have committed. A dead connection makes
     the whole pool start afresh (as SQLAlchemy does on a disconnect), so the next call works.
@@ -69,7 +77,12 @@ def fetch_prepared(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any |
     try:
         driver = raw.driver_connection
         assert isinstance(driver, psycopg.Connection)
-        with driver.cursor(row_factory=namedtuple_row) as cur:
+        with contextlib.ExitStack() as stack:
+            if durable:
+                stack.enter_context(driver.transaction())
+            cur = stack.enter_context(driver.cursor(row_factory=namedtuple_row))
+            if durable:
+                cur.execute(_DURABLE, prepare=True)
             cur.execute(sql, params, prepare=True)
             return cur.fetchone()
     except psycopg.OperationalError:
@@ -81,25 +94,8 @@ def fetch_prepared(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any |
 
 
 def fetch_durable(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any | None:
-    """`fetch_prepared` for a write that must be durable on an engine whose sessions commit
-    asynchronously: the statement in a transaction of its own with `SET LOCAL
-    synchronous_commit = on`, so its commit waits for the WAL flush. Straight on psycopg as
-    well (a pipeline would save the BEGIN and COMMIT round trips on paper; on loopback its
-    own bookkeeping costs more than they do)."""
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        with driver.transaction(), driver.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(_DURABLE, prepare=True)
-            cur.execute(sql, params, prepare=True)
-            return cur.fetchone()
-    except psycopg.OperationalError:
-        raw.invalidate()
-        engine.dispose(close=False)
-        raise
-    finally:
-        raw.close()
+    """`fetch_prepared(..., durable=True)`."""
+    return fetch_prepared(engine, sql, params, durable=True)
 
 
 _DURABLE = "SET LOCAL synchronous_commit = on"
